@@ -1,0 +1,79 @@
+# Shequ 社区 — the only entry points. `make run` starts the platform, `make test` proves it.
+# Everything a target needs is installed by the target itself (uv, Python packages, buf, Kafka,
+# Keycloak, PostgreSQL); the machine needs Python 3.11, Maven and Node.js (Java is optional).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+RUN := $(UV) run --no-sync
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+
+PROTOS := $(shell find proto/shequ -name '*.proto')
+PROTO_STAMP := proto/src/shequ/.generated
+SYNC_STAMP := $(VENV)/.synced
+BUF_STAMP := proto/node_modules/.installed
+PYPROJECTS := pyproject.toml $(wildcard kit/pyproject.toml proto/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml deploy/local/pyproject.toml)
+# Type-checked one by one: each member's tests live in a `tests` tree of their own.
+TYPED := kit services/census services/grid services/cases services/notify gateway deploy/local tests bench proto/generate.py
+
+.PHONY: help run test unit integration lint proto bench fetch clean
+
+help:
+	@echo "make run    start the whole platform locally (PostgreSQL, Kafka, Keycloak, …) and print where to log in"
+	@echo "make test   install everything needed, lint, then run unit and integration tests"
+	@echo "make bench  print the benchmark figures"
+	@echo "make proto  regenerate the Python bindings from proto/"
+	@echo "make lint   ruff, mypy and buf lint on everything"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(SYNC_STAMP): $(UV) uv.lock $(PYPROJECTS)
+	$(UV) sync --frozen --all-packages
+	touch $@
+
+$(PROTO_STAMP): $(SYNC_STAMP) $(PROTOS) proto/generate.py
+	$(RUN) python proto/generate.py
+	touch $@
+
+$(BUF_STAMP): proto/package.json proto/package-lock.json
+	cd proto && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+proto: $(PROTO_STAMP)
+
+lint: $(PROTO_STAMP) $(BUF_STAMP)
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	for target in $(TYPED); do $(RUN) mypy "$$target"; done
+	cd proto && node_modules/.bin/buf lint
+
+unit: $(PROTO_STAMP)
+	$(RUN) pytest -m "not integration"
+
+integration: $(PROTO_STAMP)
+	$(RUN) pytest -m integration
+
+test: lint unit integration
+
+run: $(PROTO_STAMP)
+	$(RUN) shequ-local run
+
+fetch: $(SYNC_STAMP)
+	$(RUN) shequ-local fetch
+
+bench: $(PROTO_STAMP)
+	$(RUN) python -m bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) proto/node_modules .mypy_cache .ruff_cache .pytest_cache
+	find proto/src/shequ -mindepth 1 -not -name __init__.py -not -name py.typed -delete

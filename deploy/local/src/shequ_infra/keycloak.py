@@ -1,0 +1,173 @@
+"""Keycloak in development mode with the `shequ` realm imported from deploy/local.
+
+Each run gets its own thin Keycloak home: `bin/` and `conf/` copied, `lib/`, `providers/` and
+`themes/` linked to the cached distribution (whose `lib/quarkus` keeps the augmented build after
+the first start, so later starts skip that step), and a private `data/` holding the realm import.
+The database is in memory, so every run starts from the realm file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shequ_infra.java import JavaRuntime
+from shequ_infra.processes import (
+    ComponentFailedError,
+    ManagedProcess,
+    free_port,
+    spawn,
+    wait_until_ready,
+)
+from shequ_infra.versions import REALM_FILE
+
+REALM = "shequ"
+READY_TIMEOUT_S = 240.0  # the very first start also augments the distribution (~30 s here)
+LOCAL_ADMIN = ("admin", "admin")  # master-realm admin of a throw-away local server only
+HEAP = "-Xms64m -Xmx768m"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    password: str
+    groups: tuple[str, ...]
+    description: str
+
+
+def demo_users(realm_file: Path = REALM_FILE) -> list[DemoUser]:
+    """The demo accounts the realm file defines, for banners and tests."""
+    realm = json.loads(realm_file.read_text(encoding="utf-8"))
+    users = []
+    for user in realm.get("users", []):
+        if "serviceAccountClientId" in user:
+            continue
+        password = next(
+            (c["value"] for c in user.get("credentials", []) if c.get("type") == "password"), ""
+        )
+        description = (user.get("attributes", {}).get("description") or [""])[0]
+        users.append(
+            DemoUser(user["username"], password, tuple(user.get("groups", [])), description)
+        )
+    return users
+
+
+class KeycloakServer:
+    name = "Keycloak"
+
+    def __init__(
+        self, workdir: Path, dist: Path, java: JavaRuntime, realm_file: Path = REALM_FILE
+    ) -> None:
+        self.home = workdir / "keycloak"
+        self.dist = dist
+        self.java = java
+        self.realm_file = realm_file
+        self.port = free_port()
+        self.management_port = free_port()
+        self.log_path = workdir / "logs" / "keycloak.log"
+        self.process: ManagedProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.url}/realms/{REALM}"
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.issuer}/protocol/openid-connect/token"
+
+    @property
+    def version(self) -> str:
+        return (self.dist / "version.txt").read_text(encoding="utf-8").strip().split()[-1]
+
+    def start(self) -> None:
+        """Prepare, launch and wait (call from a thread that outlives the server)."""
+        self.prepare()
+        self.launch()
+        self.wait_ready()
+
+    def prepare(self) -> None:
+        """Lay out this run's Keycloak home with the realm to import."""
+        if self.home.exists():
+            return
+        self.home.mkdir(parents=True)
+        for copied in ("bin", "conf"):
+            shutil.copytree(self.dist / copied, self.home / copied, symlinks=True)
+        for linked in ("lib", "providers", "themes"):
+            (self.home / linked).symlink_to(self.dist / linked, target_is_directory=True)
+        imports = self.home / "data" / "import"
+        imports.mkdir(parents=True)
+        shutil.copyfile(self.realm_file, imports / f"{REALM}-realm.json")
+
+    def launch(self) -> None:
+        env = {
+            **os.environ,
+            "JAVA_HOME": str(self.java.home),
+            "JAVA_OPTS_KC_HEAP": HEAP,
+            "KC_BOOTSTRAP_ADMIN_USERNAME": LOCAL_ADMIN[0],
+            "KC_BOOTSTRAP_ADMIN_PASSWORD": LOCAL_ADMIN[1],
+        }
+        self.process = spawn(
+            self.name,
+            [
+                str(self.home / "bin" / "kc.sh"),
+                "start-dev",
+                "--import-realm",
+                "--db=dev-mem",
+                "--http-host=127.0.0.1",
+                f"--http-port={self.port}",
+                "--http-management-host=127.0.0.1",
+                f"--http-management-port={self.management_port}",
+                "--health-enabled=true",
+            ],
+            log_path=self.log_path,
+            env=env,
+            cwd=self.home,
+        )
+
+    def wait_ready(self) -> None:
+        if self.process is None:
+            raise ComponentFailedError(self.name, "was never launched")
+        wait_until_ready(self.process, self._realm_is_served, timeout=READY_TIMEOUT_S, interval=0.5)
+
+    def _realm_is_served(self) -> bool:
+        try:
+            health = httpx.get(f"http://127.0.0.1:{self.management_port}/health/ready", timeout=2)
+            if health.status_code != 200:
+                return False
+            discovery = httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=2)
+            return discovery.status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def password_grant(
+        self, username: str, password: str, client_id: str = "shequ-cli"
+    ) -> dict[str, Any]:
+        """Log a user in with the direct-grant client; returns the token response."""
+        response = httpx.post(
+            self.token_endpoint,
+            data={
+                "grant_type": "password",
+                "client_id": client_id,
+                "username": username,
+                "password": password,
+                "scope": "openid",
+            },
+            timeout=30,
+        )
+        response.raise_for_status()
+        tokens: dict[str, Any] = response.json()
+        return tokens
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()

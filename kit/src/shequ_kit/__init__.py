@@ -1,0 +1,1 @@
+"""Shequ platform kit: the mechanics every process shares, and no domain."""

@@ -1,0 +1,1 @@
+"""Generated protobuf bindings of Shequ (package ``shequ.<service>.v1``); run ``make proto``."""

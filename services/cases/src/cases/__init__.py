@@ -1,0 +1,1 @@
+"""Cases: resident requests, disputes and petitions, from report to rating, with SLA."""

@@ -1,0 +1,1 @@
+"""Census: places, households, residents, enterprises and organisations of a community (底数)."""
