@@ -13,7 +13,7 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 RUN := $(UV) run --no-sync
-export UV_PYTHON := $(PYTHON)
+export UV_PYTHON := 3.11
 export UV_PYTHON_DOWNLOADS := never
 
 PROTOS := $(shell find proto/shequ -name '*.proto')
@@ -46,7 +46,9 @@ $(PROTO_STAMP): $(SYNC_STAMP) $(PROTOS) proto/generate.py
 	touch $@
 
 $(BUF_STAMP): proto/package.json proto/package-lock.json
-	cd proto && npm ci --no-audit --no-fund --loglevel=error
+	# `npm ci` would refuse this lock: the registry here serves only some platforms' optional
+	# buf binaries. `npm install` honours the committed lock and leaves it unchanged.
+	cd proto && npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 proto: $(PROTO_STAMP)

@@ -87,3 +87,13 @@ def test_each_service_has_a_database_of_its_own(infra: LocalInfrastructure) -> N
         visible = cases.execute("SELECT to_regclass('only_in_grid')").fetchone()
     assert visible == (None,)
     assert set(infra.databases) == {"gateway", "census", "grid", "cases", "notify"}
+
+
+def test_services_connect_as_roles_that_row_level_security_applies_to(
+    infra: LocalInfrastructure,
+) -> None:
+    with psycopg.connect(infra.postgres.dsn("notify")) as connection:
+        row = connection.execute(
+            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
+    assert row == (False, False)

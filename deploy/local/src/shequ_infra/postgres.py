@@ -128,27 +128,39 @@ class PostgresServer:
 
     def _accepts_connections(self) -> bool:
         try:
-            with psycopg.connect(self.dsn("postgres"), connect_timeout=2):
+            with psycopg.connect(self.superuser_dsn(), connect_timeout=2):
                 return True
         except psycopg.OperationalError:
             return False
 
-    def dsn(self, database: str) -> str:
-        """libpq URI of ``database`` (SQLAlchemy wants the ``postgresql+psycopg://`` form)."""
+    def superuser_dsn(self, database: str = "postgres") -> str:
+        """For administration only; superusers bypass row-level security."""
         return f"postgresql://{SUPERUSER}@{self.host}:{self.port}/{database}"
 
+    def dsn(self, database: str) -> str:
+        """libpq URI of ``database`` as its owning role (SQLAlchemy: ``postgresql+psycopg://``).
+
+        Each service connects as the non-superuser role that owns its database, as in
+        production, so row-level security policies apply to it.
+        """
+        return f"postgresql://{database}@{self.host}:{self.port}/{database}"
+
     def create_database(self, database: str) -> None:
+        """Create ``database`` and a login role of the same name that owns it (idempotent)."""
         if not database.isidentifier():
             raise ValueError(f"not a plain database name: {database!r}")
-        with psycopg.connect(self.dsn("postgres"), autocommit=True) as connection:
-            exists = connection.execute(
+        with psycopg.connect(self.superuser_dsn(), autocommit=True) as connection:
+            if not connection.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (database,)
+            ).fetchone():
+                connection.execute(f'CREATE ROLE "{database}" LOGIN NOSUPERUSER NOBYPASSRLS')
+            if not connection.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
-            ).fetchone()
-            if exists is None:
-                connection.execute(f'CREATE DATABASE "{database}"')
+            ).fetchone():
+                connection.execute(f'CREATE DATABASE "{database}" OWNER "{database}"')
 
     def version(self) -> str:
-        with psycopg.connect(self.dsn("postgres")) as connection:
+        with psycopg.connect(self.superuser_dsn()) as connection:
             row = connection.execute("SHOW server_version").fetchone()
         if row is None:
             raise ComponentFailedError(self.name, "did not report its version", self.log_path)
