@@ -1,0 +1,64 @@
+"""Settings from the environment: one pydantic-settings class per process, built once in main.
+
+Every process's settings class derives from ``ShequSettings``. Secret fields are ``SecretStr``;
+outside development, a secret that is empty or a known placeholder refuses to load, so a
+deployment can never run on the local realm's demo secrets.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that mean "nobody set this": the local realm's secrets and the usual fillers.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "admin",
+        "changeme",
+        "change-me",
+        "secret",
+        "password",
+        "placeholder",
+        "todo",
+        "local-dev-gateway-secret",
+        "shequ-demo",
+        "dev",
+        "test",
+    }
+)
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class PlaceholderSecretError(ValueError):
+    pass
+
+
+class ShequSettings(BaseSettings):
+    """Base of every process's settings; subclasses set ``env_prefix``."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    environment: Environment = Environment.DEVELOPMENT
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Self:
+        if self.environment is Environment.DEVELOPMENT:
+            return self
+        for name, value in self:
+            if isinstance(value, SecretStr) and (
+                value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
+            ):
+                raise PlaceholderSecretError(
+                    f"{name} holds a placeholder secret; set a real one for {self.environment}"
+                )
+        return self
