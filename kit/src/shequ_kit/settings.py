@@ -38,10 +38,6 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
-class PlaceholderSecretError(ValueError):
-    pass
-
-
 class ShequSettings(BaseSettings):
     """Base of every process's settings; subclasses set ``env_prefix``."""
 
@@ -58,7 +54,7 @@ class ShequSettings(BaseSettings):
             if isinstance(value, SecretStr) and (
                 value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
             ):
-                raise PlaceholderSecretError(
+                raise ValueError(
                     f"{name} holds a placeholder secret; set a real one for {self.environment}"
                 )
         return self

@@ -15,14 +15,21 @@ from types import FrameType
 from shequ_infra import downloads
 from shequ_infra.java import find_java
 from shequ_infra.keycloak import LOCAL_ADMIN, demo_users
+from shequ_infra.platform import RunningPlatform, running_platform
 from shequ_infra.processes import ComponentFailedError
 from shequ_infra.stack import LocalInfrastructure, running_infrastructure
 from shequ_infra.versions import cache_dir, pinned_versions
 
 
-def banner(infra: LocalInfrastructure) -> str:
+def banner(infra: LocalInfrastructure, platform: RunningPlatform) -> str:
     kc = infra.keycloak
-    lines = ["", "Shequ 社区 — local infrastructure is up", ""]
+    gw = platform.gateway_url
+    lines = ["", "Shequ 社区 — the platform is up", ""]
+    lines += [
+        f"  Gateway API:   {gw}/api/v1/   (OpenAPI docs {gw}/docs, readiness {gw}/readyz)",
+        f"  Logs:          {infra.workdir / 'logs'}",
+        "",
+    ]
     lines += [f"  {line}" for line in infra.summary()]
     lines += [
         "",
@@ -47,8 +54,8 @@ def run() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     print("Starting PostgreSQL, Kafka and Keycloak …", flush=True)
     try:
-        with running_infrastructure() as infra:
-            print(banner(infra), flush=True)
+        with running_infrastructure() as infra, running_platform(infra) as platform:
+            print(banner(infra, platform), flush=True)
             stop.wait()
             print("Stopping …", flush=True)
     except ComponentFailedError as error:

@@ -140,12 +140,24 @@ def wait_until_ready(
     raise ComponentFailedError(process.name, f"not ready after {timeout:.0f} s", process.log_path)
 
 
-def run_checked(name: str, argv: Sequence[str], *, log_path: Path, user: str | None = None) -> None:
+def run_checked(
+    name: str,
+    argv: Sequence[str],
+    *,
+    log_path: Path,
+    user: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> None:
     """Run a setup command to completion; fail naming the component with the command's output."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log_file:
         result = subprocess.run(  # noqa: S603 - argv is built by this driver
-            list(argv), stdout=log_file, stderr=subprocess.STDOUT, check=False, **as_user(user)
+            list(argv),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            check=False,
+            env=dict(env) if env is not None else None,
+            **as_user(user),
         )
     if result.returncode != 0:
         raise ComponentFailedError(

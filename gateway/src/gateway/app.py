@@ -1,0 +1,87 @@
+"""Wires settings → engine, token verifier, directory → the FastAPI application."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway import me, ops
+from gateway.config import GatewaySettings
+from gateway.directory import KeycloakDirectory
+from gateway.members import views as members
+from gateway.problems import install_problem_handlers
+from gateway.tenants import views as tenants
+from shequ_kit.context import call_context, new_request_id
+from shequ_kit.db import make_engine, tenant_sessionmaker
+from shequ_kit.tokens import TokenVerifier
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass
+class GatewayCore:
+    settings: GatewaySettings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    verifier: TokenVerifier
+    directory: KeycloakDirectory
+
+
+@contextmanager
+def prepare_core(settings: GatewaySettings) -> Iterator[GatewayCore]:
+    """Everything the gateway holds open; closed on exit."""
+    engine = make_engine(settings.database_url)
+    http = httpx.Client(timeout=settings.outbound_timeout_s)
+    try:
+        yield GatewayCore(
+            settings=settings,
+            engine=engine,
+            sessions=tenant_sessionmaker(engine),
+            verifier=TokenVerifier(
+                issuer=settings.issuer, audience=settings.token_audience, http=http
+            ),
+            directory=KeycloakDirectory(
+                server_url=settings.keycloak_url,
+                realm=settings.keycloak_realm,
+                client_id=settings.keycloak_client_id,
+                client_secret=settings.keycloak_client_secret.get_secret_value(),
+                timeout_s=settings.outbound_timeout_s,
+            ),
+        )
+    finally:
+        http.close()
+        engine.dispose()
+
+
+def create_app(core: GatewayCore) -> FastAPI:
+    app = FastAPI(
+        title="Shequ 社区 API",
+        version="1.0.0",
+        description="社区治理平台接口。Community governance platform API. Errors are "
+        "RFC 9457 problem+json.",
+        separate_input_output_schemas=False,
+    )
+    app.state.core = core
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        given = request.headers.get("x-request-id", "")
+        rid = given if _REQUEST_ID.match(given) else new_request_id()
+        with call_context(request_id=rid, principal=None):
+            response = await call_next(request)
+        response.headers["X-Request-ID"] = rid
+        return response
+
+    for router in (ops.router, me.router, tenants.router, members.router):
+        app.include_router(router)
+    return app

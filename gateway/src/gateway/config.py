@@ -1,0 +1,30 @@
+"""The gateway's settings (environment prefix ``GATEWAY_``), built once in main."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from shequ_kit.settings import ShequSettings
+
+
+class GatewaySettings(ShequSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = "postgresql://gateway@127.0.0.1:5432/gateway"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    events_topic: str = "shequ.gateway.v1"
+    # Keycloak: where tokens come from (issuer) and the confidential client used for onboarding.
+    keycloak_url: str = "http://127.0.0.1:8080"
+    keycloak_realm: str = "shequ"
+    token_audience: str = "shequ"  # noqa: S105 - an audience name, not a secret
+    keycloak_client_id: str = "shequ-gateway"
+    keycloak_client_secret: SecretStr = SecretStr("local-dev-gateway-secret")
+    # Bounds on every outbound call the gateway makes.
+    outbound_timeout_s: float = 5.0
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_realm}"

@@ -1,0 +1,1 @@
+"""Members of a tenant: staff, grid workers and resident accounts, with their role there."""

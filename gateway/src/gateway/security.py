@@ -1,0 +1,37 @@
+"""Who is calling, and on behalf of which tenant: FastAPI dependencies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from shequ_kit.errors import FieldViolation, invalid_input
+from shequ_kit.tenancy import InvalidTenantIdError, TenantId
+from shequ_kit.tokens import Principal, TokenVerifier, bearer_token
+
+
+def _verifier(request: Request) -> TokenVerifier:
+    verifier: TokenVerifier = request.app.state.core.verifier
+    return verifier
+
+
+def current_principal(request: Request) -> Principal:
+    """The verified caller; 401 problem for a missing, malformed, expired or forged token."""
+    return _verifier(request).verify(bearer_token(request.headers.get("authorization")))
+
+
+def tenant_from_path(tenant: str) -> TenantId:
+    try:
+        return TenantId.parse(tenant)
+    except InvalidTenantIdError as error:
+        raise invalid_input(
+            "request.invalid_tenant",
+            "社区编号格式不正确",
+            str(error),
+            FieldViolation("tenant", str(error)),
+        ) from error
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+TenantPath = Annotated[TenantId, Depends(tenant_from_path)]

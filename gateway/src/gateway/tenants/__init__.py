@@ -1,0 +1,1 @@
+"""The tenant registry: district → street → community, and onboarding."""

@@ -1,0 +1,42 @@
+"""The OpenAPI document is the contract clients generate code from: it must stay stable."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from gateway.app import create_app, prepare_core
+from gateway.config import GatewaySettings
+
+EXPECTED_OPERATIONS = {
+    ("get", "/api/v1/me"): "getMe",
+    ("get", "/api/v1/tenants"): "listTenants",
+    ("post", "/api/v1/tenants"): "onboardCommunity",
+    ("get", "/api/v1/tenants/{tenant}"): "getTenant",
+    ("get", "/api/v1/tenants/{tenant}/members"): "listMembers",
+    ("post", "/api/v1/tenants/{tenant}/members"): "createMember",
+    ("post", "/api/v1/tenants/{tenant}/members/{member_id}/disable"): "disableMember",
+    ("get", "/healthz"): "healthz",
+    ("get", "/readyz"): "readyz",
+}
+
+
+@pytest.fixture(scope="module")
+def openapi() -> Iterator[dict[str, Any]]:
+    # Nothing connects while the document is generated: engine and clients are lazy.
+    with prepare_core(GatewaySettings()) as core:
+        yield create_app(core).openapi()
+
+
+def test_every_route_has_its_stable_operation_id(openapi: dict[str, Any]) -> None:
+    found = {
+        (method, path): operation["operationId"]
+        for path, methods in openapi["paths"].items()
+        for method, operation in methods.items()
+    }
+    assert found == EXPECTED_OPERATIONS
+
+
+def test_operation_ids_are_unique(openapi: dict[str, Any]) -> None:
+    ids = [op["operationId"] for methods in openapi["paths"].values() for op in methods.values()]
+    assert len(ids) == len(set(ids))

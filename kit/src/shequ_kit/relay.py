@@ -1,0 +1,196 @@
+"""The outbox relay: sends committed outbox rows to Kafka, at least once, in id order.
+
+Each round claims a batch of unsent rows (``FOR UPDATE SKIP LOCKED``, so a second replica
+skips them instead of waiting), produces them with an idempotent producer (``acks=all``),
+waits for every acknowledgement, then marks the acknowledged rows sent and commits. If the
+relay dies after producing and before committing, the rows are still unsent and the next round
+produces them again: consumers deduplicate by event id (``shequ_kit.consumer``).
+
+If Kafka is unreachable the rows simply stay pending; the relay logs a warning and tries again
+on its next round.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from types import TracebackType
+from typing import Any, Self
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from sqlalchemy import Engine, MetaData, Row, func, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from shequ_kit.cloudevents import event_headers, record_key
+from shequ_kit.db import system_scope, tenant_sessionmaker
+from shequ_kit.metrics import OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_PUBLISHED
+from shequ_kit.outbox import outbox_table
+from shequ_kit.tenancy import TenantId
+
+log = logging.getLogger(__name__)
+
+_OUTBOX = outbox_table(MetaData())
+
+
+class OutboxRelay:
+    """Publishes one service's outbox. Run one per service (``relay`` run mode)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        service: str,
+        bootstrap_servers: str,
+        batch_size: int = 100,
+        ack_timeout_s: float = 30.0,
+        connect_timeout_s: float = 10.0,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be positive")
+        self.service = service
+        self.batch_size = batch_size
+        self._bootstrap_servers = bootstrap_servers
+        self._ack_timeout_s = ack_timeout_s
+        self._connect_timeout_ms = int(connect_timeout_s * 1000)
+        # The kit's sessions set the RLS settings; under system_scope() that admits every tenant.
+        self._sessions = tenant_sessionmaker(engine)
+        self._producer: Any = None  # created on first use, so a relay starts while Kafka is down
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _error: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Flush and close the Kafka producer."""
+        if self._producer is not None:
+            self._producer.close(timeout=self._ack_timeout_s)
+            self._producer = None
+
+    def run_once(self) -> int:
+        """Publish one batch of pending events; returns how many were acknowledged and marked."""
+        with system_scope(), self._sessions.begin() as session:
+            published = self.publish_pending(session)
+            if published:
+                session.execute(
+                    update(_OUTBOX).where(_OUTBOX.c.id.in_(published)).values(sent_at=func.now())
+                )
+            self._measure_backlog(session)
+        return len(published)
+
+    def run_forever(self, stop: threading.Event, idle_sleep_s: float = 1.0) -> None:
+        """Publish until ``stop`` is set; sleep ``idle_sleep_s`` whenever there is nothing to do."""
+        while not stop.is_set():
+            try:
+                published = self.run_once()
+            except OperationalError as error:
+                # PostgreSQL is unreachable: wait and retry instead of crash-looping.
+                log.warning("outbox relay cannot reach its database: %s", error.orig)
+                published = 0
+            if published < self.batch_size:
+                stop.wait(idle_sleep_s)
+
+    def publish_pending(self, session: Session) -> list[int]:
+        """Claim a batch of unsent rows in ``session``'s transaction and produce them.
+
+        Returns the outbox ids that Kafka acknowledged, without marking them: that is the second
+        half of ``run_once``, kept apart so a crash between the two halves can be staged.
+        The caller's transaction holds the claimed rows' locks until it ends.
+        """
+        rows = session.execute(
+            select(_OUTBOX)
+            .where(_OUTBOX.c.sent_at.is_(None))
+            .order_by(_OUTBOX.c.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
+            return []
+        producer = self._ensure_producer()
+        if producer is None:
+            return []
+        sent: list[tuple[Row[Any], Any]] = []
+        try:
+            for row in rows:
+                sent.append((row, self._send(producer, row)))
+            producer.flush(timeout=self._ack_timeout_s)
+        except KafkaError as error:
+            log.warning(
+                "outbox relay could not produce %d event(s); they stay pending: %r",
+                len(rows) - len(sent),
+                error,
+            )
+        acknowledged = [row for row, future in sent if self._acknowledged(future)]
+        if len(acknowledged) < len(rows):
+            # A producer that failed may hold half-sent batches; start the next round afresh.
+            self._discard_producer()
+        for row in acknowledged:
+            OUTBOX_PUBLISHED.labels(self.service, row.topic).inc()
+        return [row.id for row in acknowledged]
+
+    def _send(self, producer: Any, row: Row[Any]) -> Any:
+        tenant = TenantId(row.tenant_id)
+        return producer.send(
+            row.topic,
+            key=record_key(tenant, row.aggregate_id).encode("utf-8"),
+            value=row.payload,
+            headers=event_headers(
+                event_id=row.event_id,
+                event_type=row.event_type,
+                source=row.source,
+                subject=row.aggregate_id,
+                time=row.occurred_at,
+                tenant=tenant,
+            ),
+        )
+
+    def _acknowledged(self, future: Any) -> bool:
+        try:
+            future.get(timeout=0)  # flush() has waited already; this only reads the outcome
+        except KafkaError as error:
+            log.warning("outbox relay: Kafka did not acknowledge an event: %r", error)
+            return False
+        return True
+
+    def _ensure_producer(self) -> Any:
+        if self._producer is None:
+            try:
+                self._producer = KafkaProducer(
+                    bootstrap_servers=self._bootstrap_servers,
+                    client_id=f"shequ-{self.service}-relay",
+                    enable_idempotence=True,
+                    acks="all",
+                    bootstrap_timeout_ms=self._connect_timeout_ms,
+                    max_block_ms=self._connect_timeout_ms,
+                    delivery_timeout_ms=int(self._ack_timeout_s * 1000),
+                    request_timeout_ms=min(30_000, int(self._ack_timeout_s * 1000)),
+                )
+            except KafkaError as error:
+                log.warning("outbox relay cannot reach Kafka; events stay pending: %r", error)
+                return None
+        return self._producer
+
+    def _discard_producer(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=0)
+            self._producer = None
+
+    def _measure_backlog(self, session: Session) -> None:
+        pending, lag_s = session.execute(
+            select(
+                func.count(),
+                func.coalesce(
+                    func.extract("epoch", func.now() - func.min(_OUTBOX.c.created_at)), 0
+                ),
+            ).where(_OUTBOX.c.sent_at.is_(None))
+        ).one()
+        OUTBOX_PENDING.labels(self.service).set(pending)
+        OUTBOX_LAG.labels(self.service).set(float(lag_s))
