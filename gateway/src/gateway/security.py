@@ -21,16 +21,21 @@ def current_principal(request: Request) -> Principal:
     return _verifier(request).verify(bearer_token(request.headers.get("authorization")))
 
 
-def tenant_from_path(tenant: str) -> TenantId:
+def parse_tenant_id(raw: str, field: str) -> TenantId:
+    """A tenant id from the request, or a 422 problem naming ``field``."""
     try:
-        return TenantId.parse(tenant)
+        return TenantId.parse(raw)
     except InvalidTenantIdError as error:
         raise invalid_input(
             "request.invalid_tenant",
             "社区编号格式不正确",
             str(error),
-            FieldViolation("tenant", str(error)),
+            FieldViolation(field, str(error)),
         ) from error
+
+
+def tenant_from_path(tenant: str) -> TenantId:
+    return parse_tenant_id(tenant, "tenant")
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

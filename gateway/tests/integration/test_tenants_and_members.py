@@ -1,9 +1,8 @@
 """The gateway's public door against real Keycloak tokens, PostgreSQL and Kafka."""
 
-import base64
-import json
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -11,12 +10,15 @@ import pytest
 from fastapi.testclient import TestClient
 from kafka import KafkaConsumer
 
-from gateway.app import GatewayCore
+from gateway.app import GatewayCore, create_app
 from shequ.gateway.v1 import events_pb2
 from shequ_infra import LocalInfrastructure
+from shequ_infra.forged_tokens import claims_of, unsigned, with_tampered_claims
 from shequ_kit.relay import OutboxRelay
+from shequ_kit.tokens import TokenVerifier
 
 Login = Callable[..., str]
+PASSWORD = "shequ-demo"
 HUSHAN = "xiaoshan.shushan.hushan"
 XIANGYUAN = "xiaoshan.shushan.xiangyuan"
 
@@ -59,42 +61,43 @@ def test_me_shows_the_grants_of_the_token(client: TestClient, token_of: Login) -
     }
 
 
-def forged_tokens(real: str) -> dict[str, str]:
-    header, payload, signature = real.split(".")
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
-    claims["groups"] = ["/platform-admin"]
-    tampered = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    none_header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
-    return {
-        "tampered": f"{header}.{tampered}.{signature}",
-        "alg-none": f"{none_header}.{tampered}.",
-        "garbage": "not-a-jwt",
+def hostile_token(kind: str, infra: LocalInfrastructure, token_of: Login) -> str | None:
+    real = token_of("hushan-staff")
+    makers: dict[str, Callable[[], str | None]] = {
+        "missing": lambda: None,
+        "garbage": lambda: "not-a-jwt",
+        "tampered": lambda: with_tampered_claims(real, groups=["/platform-admin"]),
+        "alg-none": lambda: unsigned(real),
+        "foreign-realm": infra.keycloak.master_admin_token,
+        "other-issuer": lambda: infra.keycloak.token_from_other_issuer("hushan-staff", PASSWORD),
+        "no-audience": lambda: infra.keycloak.token_without_audience("hushan-staff", PASSWORD),
     }
+    return makers[kind]()
 
 
-@pytest.mark.parametrize("kind", ["missing", "tampered", "alg-none", "garbage", "foreign-realm"])
+@pytest.mark.parametrize(
+    "kind",
+    ["missing", "garbage", "tampered", "alg-none", "foreign-realm", "other-issuer", "no-audience"],
+)
 def test_requests_without_a_valid_token_get_a_401_problem(
     client: TestClient, token_of: Login, infra: LocalInfrastructure, kind: str
 ) -> None:
-    if kind == "missing":
-        headers: dict[str, str] = {}
-    elif kind == "foreign-realm":
-        master = httpx.post(
-            f"{infra.keycloak.url}/realms/master/protocol/openid-connect/token",
-            data={
-                "grant_type": "password",
-                "client_id": "admin-cli",
-                "username": "admin",
-                "password": "admin",
-            },
-            timeout=30,
-        ).json()["access_token"]
-        headers = auth(master)
-    else:
-        headers = auth(forged_tokens(token_of("hushan-staff"))[kind])
-    response = client.get("/api/v1/tenants", headers=headers)
+    token = hostile_token(kind, infra, token_of)
+    response = client.get("/api/v1/tenants", headers=auth(token) if token else {})
     assert_problem(response, 401, "auth.unauthenticated")
     assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_an_expired_token_gets_a_401_problem(core: GatewayCore, token_of: Login) -> None:
+    token = token_of("hushan-staff")
+    expires_at = float(claims_of(token)["exp"])
+    late = TokenVerifier(
+        issuer=core.settings.issuer, audience="shequ", clock=lambda: expires_at + 3600
+    )
+    late_client = TestClient(create_app(replace(core, verifier=late)))
+    response = late_client.get("/api/v1/me", headers=auth(token))
+    problem = assert_problem(response, 401, "auth.unauthenticated")
+    assert "expired" in problem["detail_en"]
 
 
 def test_community_staff_see_only_their_community(client: TestClient, token_of: Login) -> None:
@@ -222,16 +225,7 @@ def test_onboarding_a_brand_new_community_creates_its_groups(
         json={"id": f"xiaoshan.shushan.{slug}", "name_zh": "新社区", "name_en": "New"},
     )
     assert response.status_code == 201, response.text
-    admin_token = httpx.post(
-        f"{infra.keycloak.url}/realms/master/protocol/openid-connect/token",
-        data={
-            "grant_type": "password",
-            "client_id": "admin-cli",
-            "username": "admin",
-            "password": "admin",
-        },
-        timeout=30,
-    ).json()["access_token"]
+    admin_token = infra.keycloak.master_admin_token()
     group = httpx.get(
         f"{infra.keycloak.url}/admin/realms/shequ/group-by-path/xiaoshan/shushan/{slug}/resident",
         headers=auth(admin_token),

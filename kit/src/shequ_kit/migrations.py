@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, create_engine, pool
 
-from shequ_kit.db import sqlalchemy_url
+from shequ_kit.db import sqlalchemy_url, tenant_isolation_sql
 
 
 def alembic_config(script_location: Path, dsn: str) -> Config:
@@ -46,3 +46,9 @@ def run_migrations_in_alembic_env(metadata: MetaData) -> None:
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
+
+
+def enable_tenant_isolation(table: str) -> None:
+    """In a migration's ``upgrade()``: row-level security on ``table`` (see shequ_kit.db)."""
+    for statement in tenant_isolation_sql(table):
+        op.execute(statement)

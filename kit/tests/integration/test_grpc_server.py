@@ -1,7 +1,5 @@
 """The kit's gRPC server and client against real Keycloak tokens, on a real loopback server."""
 
-import base64
-import json
 import logging
 import os
 import signal
@@ -13,17 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-import httpx
 import jwt
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from keycloak import KeycloakAdmin
 from prometheus_client import REGISTRY
 
 from shequ.common.v1.tenant_pb2 import TenantRef
 from shequ_infra import LocalInfrastructure
-from shequ_infra.keycloak import LOCAL_ADMIN
+from shequ_infra.forged_tokens import claims_of, unsigned, with_tampered_claims
 from shequ_infra.processes import free_port
 from shequ_kit.context import call_context, current_principal, current_request_id
 from shequ_kit.errors import DomainError, ErrorKind, FieldViolation, not_found
@@ -37,7 +33,6 @@ RPC_SERVICE_LABEL = "kit-grpc-test"
 DEMO_PASSWORD = "shequ-demo"
 HUSHAN = TenantId("xiaoshan.shushan.hushan")
 XIANGYUAN = TenantId("xiaoshan.shushan.xiangyuan")
-NO_AUDIENCE_CLIENT = "kit-test-no-audience"
 CALL_TIMEOUT_S = 10.0
 # gRPC sends the timeout rounded up to its wire units, so the server may see a little more.
 DEADLINE_ROUNDING_S = 0.1
@@ -240,35 +235,6 @@ def auth(token: str, tenant: TenantId | str | None = HUSHAN) -> Metadata:
     return metadata if tenant is None else (*metadata, ("x-tenant-id", str(tenant)))
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64url(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def claims_of(token: str) -> dict[str, Any]:
-    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
-    return claims
-
-
-def realm_token(url: str, realm: str, client_id: str, username: str, password: str) -> str:
-    response = httpx.post(
-        f"{url}/realms/{realm}/protocol/openid-connect/token",
-        data={
-            "grant_type": "password",
-            "client_id": client_id,
-            "username": username,
-            "password": password,
-        },
-        timeout=30,
-    )
-    response.raise_for_status()
-    token: str = response.json()["access_token"]
-    return token
-
-
 # --- the happy path, for every handler kind --------------------------------------------------
 
 
@@ -361,21 +327,7 @@ def test_expired_token_is_unauthenticated(
 def test_token_from_another_issuer_is_unauthenticated(
     channel: grpc.Channel, infra: LocalInfrastructure, token_of: Callable[[str], str]
 ) -> None:
-    # Keycloak in dev mode names itself after the Host it is asked by: same realm, same keys,
-    # different issuer.
-    response = httpx.post(
-        infra.keycloak.token_endpoint,
-        headers={"Host": f"localhost:{infra.keycloak.port}"},
-        data={
-            "grant_type": "password",
-            "client_id": "shequ-cli",
-            "username": "hushan-staff",
-            "password": DEMO_PASSWORD,
-        },
-        timeout=30,
-    )
-    response.raise_for_status()
-    token = response.json()["access_token"]
+    token = infra.keycloak.token_from_other_issuer("hushan-staff", DEMO_PASSWORD)
     assert claims_of(token)["iss"] != infra.keycloak.issuer
     assert (
         jwt.get_unverified_header(token)["kid"]
@@ -391,39 +343,7 @@ def test_token_from_another_issuer_is_unauthenticated(
 @pytest.fixture(scope="module")
 def token_without_shequ_audience(infra: LocalInfrastructure) -> str:
     """hushan-staff's token from a realm client that has the groups mapper but no audience."""
-    admin = KeycloakAdmin(
-        server_url=infra.keycloak.url,
-        username=LOCAL_ADMIN[0],
-        password=LOCAL_ADMIN[1],
-        realm_name="shequ",
-        user_realm_name="master",
-    )
-    admin.create_client(
-        {
-            "clientId": NO_AUDIENCE_CLIENT,
-            "enabled": True,
-            "publicClient": True,
-            "protocol": "openid-connect",
-            "standardFlowEnabled": False,
-            "directAccessGrantsEnabled": True,
-            "protocolMappers": [
-                {
-                    "name": "groups",
-                    "protocol": "openid-connect",
-                    "protocolMapper": "oidc-group-membership-mapper",
-                    "config": {
-                        "full.path": "true",
-                        "claim.name": "groups",
-                        "access.token.claim": "true",
-                    },
-                }
-            ],
-        },
-        skip_exists=True,
-    )
-    tokens = infra.keycloak.password_grant("hushan-staff", DEMO_PASSWORD, NO_AUDIENCE_CLIENT)
-    token: str = tokens["access_token"]
-    return token
+    return infra.keycloak.token_without_audience("hushan-staff", DEMO_PASSWORD)
 
 
 def test_token_without_shequ_audience_is_unauthenticated(
@@ -443,10 +363,7 @@ def test_token_without_shequ_audience_is_unauthenticated(
 def test_token_with_tampered_claims_is_unauthenticated(
     channel: grpc.Channel, token_of: Callable[[str], str]
 ) -> None:
-    header, payload, signature = token_of("hushan-staff").split(".")
-    claims = json.loads(unb64url(payload))
-    claims["groups"] = ["/platform-admin"]
-    forged = ".".join([header, b64url(json.dumps(claims).encode()), signature])
+    forged = with_tampered_claims(token_of("hushan-staff"), groups=["/platform-admin"])
 
     error = failure_of(lambda: who_am_i(channel, auth(forged)))
 
@@ -457,12 +374,9 @@ def test_token_with_tampered_claims_is_unauthenticated(
 def test_unsigned_alg_none_token_is_unauthenticated(
     channel: grpc.Channel, token_of: Callable[[str], str]
 ) -> None:
-    header, payload, _ = token_of("hushan-staff").split(".")
-    kid = json.loads(unb64url(header))["kid"]
-    unsigned_header = b64url(json.dumps({"alg": "none", "typ": "JWT", "kid": kid}).encode())
-    unsigned = f"{unsigned_header}.{payload}."
+    forged = unsigned(token_of("hushan-staff"))
 
-    error = failure_of(lambda: who_am_i(channel, auth(unsigned)))
+    error = failure_of(lambda: who_am_i(channel, auth(forged)))
 
     assert error.code() is grpc.StatusCode.UNAUTHENTICATED
 
@@ -470,7 +384,7 @@ def test_unsigned_alg_none_token_is_unauthenticated(
 def test_token_from_master_realm_is_unauthenticated(
     channel: grpc.Channel, infra: LocalInfrastructure
 ) -> None:
-    foreign = realm_token(infra.keycloak.url, "master", "admin-cli", *LOCAL_ADMIN)
+    foreign = infra.keycloak.master_admin_token()
     assert claims_of(foreign)["iss"].endswith("/realms/master")
 
     error = failure_of(lambda: who_am_i(channel, auth(foreign)))

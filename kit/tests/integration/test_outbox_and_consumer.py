@@ -8,8 +8,7 @@ import logging
 import socket
 import time
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -23,14 +22,15 @@ from shequ_kit.cloudevents import ReceivedEvent, parse_event
 from shequ_kit.consumer import EventConsumer, EventHandler, processed_events_table
 from shequ_kit.db import (
     TenantOwned,
-    make_engine,
     system_scope,
-    tenant_isolation_sql,
     tenant_sessionmaker,
 )
 from shequ_kit.outbox import Event, outbox_table, publish
 from shequ_kit.relay import OutboxRelay
 from shequ_kit.tenancy import TenantId, current_tenant, tenant_scope
+
+if TYPE_CHECKING:
+    from kit.tests.integration.conftest import IsolatedDatabase
 
 DATABASE = "kit_outbox"
 HUSHAN = TenantId("xiaoshan.shushan.hushan")
@@ -59,16 +59,8 @@ class Acknowledgement(TenantOwned, Base):
 
 
 @pytest.fixture(scope="module")
-def engine(infra: LocalInfrastructure) -> Iterator[Engine]:
-    infra.postgres.create_database(DATABASE)
-    engine = make_engine(infra.postgres.dsn(DATABASE))
-    Base.metadata.create_all(engine)
-    with engine.begin() as connection:
-        for table in Base.metadata.sorted_tables:
-            for statement in tenant_isolation_sql(table.name):
-                connection.execute(text(statement))
-    yield engine
-    engine.dispose()
+def engine(isolated_database: "IsolatedDatabase") -> Engine:
+    return isolated_database(DATABASE, Base.metadata)
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Both locks of tenant isolation, against a real PostgreSQL, as a service's own role."""
 
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -10,13 +10,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from shequ_infra import LocalInfrastructure
 from shequ_kit.db import (
     TenantOwned,
-    make_engine,
     system_scope,
-    tenant_isolation_sql,
     tenant_sessionmaker,
 )
 from shequ_kit.errors import DomainError
 from shequ_kit.tenancy import MissingTenantError, tenant_scope
+
+if TYPE_CHECKING:
+    from kit.tests.integration.conftest import IsolatedDatabase
 
 HUSHAN = "xiaoshan.shushan.hushan"
 XIANGYUAN = "xiaoshan.shushan.xiangyuan"
@@ -36,15 +37,8 @@ class Complex(TenantOwned, Base):
 
 
 @pytest.fixture(scope="module")
-def engine(infra: LocalInfrastructure) -> Iterator[Engine]:
-    infra.postgres.create_database(DATABASE)
-    engine = make_engine(infra.postgres.dsn(DATABASE))
-    Base.metadata.create_all(engine)
-    with engine.begin() as connection:
-        for statement in tenant_isolation_sql("complex"):
-            connection.execute(text(statement))
-    yield engine
-    engine.dispose()
+def engine(isolated_database: "IsolatedDatabase") -> Engine:
+    return isolated_database(DATABASE, Base.metadata)
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ REALM = "shequ"
 READY_TIMEOUT_S = 240.0  # the very first start also augments the distribution (~30 s here)
 LOCAL_ADMIN = ("admin", "admin")  # master-realm admin of a throw-away local server only
 HEAP = "-Xms64m -Xmx768m"
+NO_AUDIENCE_CLIENT = "test-without-audience"
 
 
 @dataclass(frozen=True)
@@ -150,11 +151,11 @@ class KeycloakServer:
             return False
 
     def password_grant(
-        self, username: str, password: str, client_id: str = "shequ-cli"
+        self, username: str, password: str, client_id: str = "shequ-cli", realm: str = REALM
     ) -> dict[str, Any]:
-        """Log a user in with the direct-grant client; returns the token response."""
+        """Log a user in with a direct-grant client; returns the token response."""
         response = httpx.post(
-            self.token_endpoint,
+            f"{self.url}/realms/{realm}/protocol/openid-connect/token",
             data={
                 "grant_type": "password",
                 "client_id": client_id,
@@ -167,6 +168,61 @@ class KeycloakServer:
         response.raise_for_status()
         tokens: dict[str, Any] = response.json()
         return tokens
+
+    def token_from_other_issuer(self, username: str, password: str) -> str:
+        """A real token of this realm (same keys) whose ``iss`` names another host.
+
+        Keycloak in development mode names itself after the Host header it is asked with.
+        """
+        response = httpx.post(
+            self.token_endpoint,
+            headers={"Host": f"localhost:{self.port}"},
+            data={
+                "grant_type": "password",
+                "client_id": "shequ-cli",
+                "username": username,
+                "password": password,
+            },
+            timeout=30,
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def token_without_audience(self, username: str, password: str) -> str:
+        """A real token of this realm, with the user's groups but without the ``shequ`` audience,
+        from a client made for the purpose (as an integration that skipped the mapper would)."""
+        admin = {"Authorization": f"Bearer {self.master_admin_token()}"}
+        client = {
+            "clientId": NO_AUDIENCE_CLIENT,
+            "enabled": True,
+            "publicClient": True,
+            "protocol": "openid-connect",
+            "standardFlowEnabled": False,
+            "directAccessGrantsEnabled": True,
+            "protocolMappers": [
+                {
+                    "name": "groups",
+                    "protocol": "openid-connect",
+                    "protocolMapper": "oidc-group-membership-mapper",
+                    "config": {
+                        "full.path": "true",
+                        "claim.name": "groups",
+                        "access.token.claim": "true",
+                    },
+                }
+            ],
+        }
+        created = httpx.post(
+            f"{self.url}/admin/realms/{REALM}/clients", json=client, headers=admin, timeout=30
+        )
+        if created.status_code not in (201, 409):  # 409: made by an earlier call
+            created.raise_for_status()
+        return str(self.password_grant(username, password, NO_AUDIENCE_CLIENT)["access_token"])
+
+    def master_admin_token(self) -> str:
+        """An access token of the local server's master-realm admin (a foreign realm to shequ)."""
+        tokens = self.password_grant(*LOCAL_ADMIN, client_id="admin-cli", realm="master")
+        return str(tokens["access_token"])
 
     def stop(self) -> None:
         if self.process is not None:

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
 
 from shequ_infra.processes import (
     ComponentFailedError,
@@ -26,6 +28,15 @@ from shequ_infra.processes import (
 )
 from shequ_infra.stack import LocalInfrastructure
 
+# One topic per event-owning process (ARCHITECTURE.md); the Helm chart declares the same.
+PLATFORM_TOPICS = (
+    "shequ.gateway.v1",
+    "shequ.census.v1",
+    "shequ.grid.v1",
+    "shequ.cases.v1",
+    "shequ.notify.v1",
+)
+TOPIC_PARTITIONS = 3
 GATEWAY_PORT = 8000  # the console client's redirect URIs in the local realm name this port
 READY_TIMEOUT_S = 60.0
 
@@ -43,6 +54,23 @@ def _port_is_free(port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def create_platform_topics(bootstrap_servers: str) -> None:
+    """Create the event topics up front instead of relying on auto-creation at first publish."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    try:
+        existing = set(admin.list_topics())
+        missing = [t for t in PLATFORM_TOPICS if t not in existing]
+        if missing:
+            admin.create_topics(
+                [
+                    NewTopic(name=t, num_partitions=TOPIC_PARTITIONS, replication_factor=1)
+                    for t in missing
+                ]
+            )
+    finally:
+        admin.close()
 
 
 def gateway_environment(infra: LocalInfrastructure, port: int) -> dict[str, str]:
@@ -63,6 +91,7 @@ def running_platform(infra: LocalInfrastructure) -> Iterator[RunningPlatform]:
     env = {**os.environ, **gateway_environment(infra, port)}
     logs = infra.workdir / "logs"
     python = sys.executable
+    create_platform_topics(infra.kafka.bootstrap_servers)
     for mode in ("migrate", "seed"):
         run_checked(
             f"gateway {mode}",

@@ -10,11 +10,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.directory import KeycloakDirectory
-from gateway.security import CurrentPrincipal, TenantPath
+from gateway.security import CurrentPrincipal, TenantPath, parse_tenant_id
 from gateway.tenants import service
 from gateway.tenants.models import TenantKind, TenantNode, TenantStatus
-from shequ_kit.errors import FieldViolation, invalid_input
-from shequ_kit.tenancy import InvalidTenantIdError, TenantId
 
 router = APIRouter(prefix="/api/v1/tenants", tags=["tenants 租户"])
 
@@ -115,15 +113,7 @@ def onboard_community(  # noqa: PLR0917 - FastAPI injects each dependency as a p
     directory: Directory,
 ) -> TenantOut:
     """启用新社区（街道管理员）。Onboard a community under a street (street admins)."""
-    try:
-        tenant = TenantId.parse(body.id)
-    except InvalidTenantIdError as error:
-        raise invalid_input(
-            "request.invalid_tenant",
-            "社区编号格式不正确",
-            str(error),
-            FieldViolation("id", str(error)),
-        ) from error
+    tenant = parse_tenant_id(body.id, "id")
     node, created = service.onboard_community(
         sessions,
         directory,
