@@ -1,14 +1,20 @@
-"""Run every benchmark and print one table of figures."""
+"""Run every benchmark against one local infrastructure and print one table of figures."""
 
 from __future__ import annotations
 
 import sys
+import time
 
-from bench import infrastructure
+from bench import gateway, infrastructure
+from shequ_infra import running_infrastructure
 
 
 def main() -> int:
-    rows = infrastructure.run()
+    began = time.perf_counter()
+    with running_infrastructure() as infra:
+        rows = [("infrastructure ready (warm cache)", time.perf_counter() - began, "s")]
+        rows += infrastructure.run(infra)
+        rows += gateway.run(infra)
     width = max(len(name) for name, _, _ in rows)
     print(f"\n{'benchmark':<{width}}  {'figure':>12}  unit")
     print(f"{'-' * width}  {'-' * 12}  ----")

@@ -9,7 +9,7 @@ import uuid
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer
 
-from shequ_infra import LocalInfrastructure, running_infrastructure
+from shequ_infra import LocalInfrastructure
 
 Row = tuple[str, float, str]
 KAFKA_MESSAGES = 5_000
@@ -74,12 +74,5 @@ def postgres_inserts(infra: LocalInfrastructure) -> list[Row]:
     return [("postgres insert (one transaction)", PG_ROWS / elapsed, "rows/s")]
 
 
-def run() -> list[Row]:
-    began = time.perf_counter()
-    with running_infrastructure() as infra:
-        ready = time.perf_counter() - began
-        rows: list[Row] = [("infrastructure ready (warm cache)", ready, "s")]
-        rows += kafka_throughput(infra)
-        rows += keycloak_logins(infra)
-        rows += postgres_inserts(infra)
-    return rows
+def run(infra: LocalInfrastructure) -> list[Row]:
+    return kafka_throughput(infra) + keycloak_logins(infra) + postgres_inserts(infra)
