@@ -1,0 +1,1 @@
+"""Identity codes of people and enterprises, and the protection of personal data."""
