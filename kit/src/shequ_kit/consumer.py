@@ -25,8 +25,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from enum import StrEnum
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata
 from kafka.errors import KafkaError
@@ -36,6 +35,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shequ_kit.cloudevents import InvalidEventError, ReceivedEvent, received_event
+from shequ_kit.lifecycle import Closeable
 from shequ_kit.metrics import CONSUMER_EVENTS, CONSUMER_LAG
 from shequ_kit.tenancy import tenant_scope
 
@@ -88,7 +88,7 @@ class _RetryLater(Exception):  # noqa: N818 - a signal inside this module, not a
     """A dependency is down: leave the record where it is and fetch it again later."""
 
 
-class EventConsumer:
+class EventConsumer(Closeable):
     """Consumes ``topics`` as ``group``, applying each event once through ``handler``.
 
     The handler runs inside ``tenant_scope(event.tenant)`` with a session whose transaction
@@ -140,17 +140,6 @@ class EventConsumer:
             enable_idempotence=True,
             acks="all",
         )
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        _type: type[BaseException] | None,
-        _error: BaseException | None,
-        _traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Leave the group and close the Kafka clients (offsets are already committed)."""

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from shequ_kit.cloudevents import event_headers, record_key
 from shequ_kit.db import system_scope, tenant_sessionmaker
+from shequ_kit.lifecycle import Closeable
 from shequ_kit.metrics import OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from shequ_kit.outbox import outbox_table
 from shequ_kit.tenancy import TenantId
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 _OUTBOX = outbox_table(MetaData())
 
 
-class OutboxRelay:
+class OutboxRelay(Closeable):
     """Publishes one service's outbox. Run one per service (``relay`` run mode)."""
 
     def __init__(
@@ -57,17 +57,6 @@ class OutboxRelay:
         # The kit's sessions set the RLS settings; under system_scope() that admits every tenant.
         self._sessions = tenant_sessionmaker(engine)
         self._producer: Any = None  # created on first use, so a relay starts while Kafka is down
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        _type: type[BaseException] | None,
-        _error: BaseException | None,
-        _traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Flush and close the Kafka producer."""
