@@ -1,8 +1,9 @@
 """Settings from the environment: one pydantic-settings class per process, built once in main.
 
 Every process's settings class derives from ``ShequSettings``. Secret fields are ``SecretStr``;
-outside development, a secret that is empty or a known placeholder refuses to load, so a
-deployment can never run on the local realm's demo secrets.
+outside development, a secret that is empty, a known placeholder, or still its coded default
+refuses to load, so a deployment can never run on development keys or the local realm's demo
+secrets.
 """
 
 from __future__ import annotations
@@ -51,9 +52,14 @@ class ShequSettings(BaseSettings):
         if self.environment is Environment.DEVELOPMENT:
             return self
         for name, value in self:
-            if isinstance(value, SecretStr) and (
-                value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
-            ):
+            if not isinstance(value, SecretStr):
+                continue
+            default = type(self).model_fields[name].default
+            # A secret nobody configured is a placeholder too, whatever the default says.
+            left_at_default = isinstance(default, SecretStr) and (
+                default.get_secret_value() == value.get_secret_value()
+            )
+            if left_at_default or value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
                 raise ValueError(
                     f"{name} holds a placeholder secret; set a real one for {self.environment}"
                 )
