@@ -9,11 +9,9 @@ python -m gateway relay     publish the outbox (tenant.onboarded …) to Kafka
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 
 import uvicorn
 
@@ -21,6 +19,7 @@ from gateway.app import create_app, prepare_core
 from gateway.config import GatewaySettings
 from gateway.seed import seed_demo_tenants
 from shequ_kit.db import make_engine
+from shequ_kit.lifecycle import stop_on_signals
 from shequ_kit.logs import configure_logging
 from shequ_kit.migrations import upgrade
 from shequ_kit.relay import OutboxRelay
@@ -50,17 +49,6 @@ def relay(settings: GatewaySettings, stop: threading.Event) -> None:
         engine.dispose()
 
 
-def stop_event() -> threading.Event:
-    stop = threading.Event()
-
-    def request_stop(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    return stop
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="gateway", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -76,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     elif mode == "serve":
         serve(settings)
     else:
-        relay(settings, stop_event())
+        relay(settings, stop_on_signals())
     return 0
 
 

@@ -1,9 +1,11 @@
-"""Objects that hold connections and release them in ``close()``, usable as ``with`` blocks."""
+"""Process lifecycle: objects that release connections in ``close()``, and stopping on signals."""
 
 from __future__ import annotations
 
+import signal
+import threading
 from abc import ABC, abstractmethod
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Self
 
 
@@ -23,3 +25,16 @@ class Closeable(ABC):
         _traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def stop_on_signals() -> threading.Event:
+    """An event that SIGTERM (Kubernetes stopping the pod) or SIGINT (Ctrl-C) sets, for the
+    long-running loops of run modes (relay, consume) to finish their batch and return."""
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop

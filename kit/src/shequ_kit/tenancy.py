@@ -18,6 +18,8 @@ from typing import Final
 TENANT_METADATA_KEY: Final = "x-tenant-id"
 TENANT_EVENT_HEADER: Final = "ce_tenant"
 MAX_DEPTH: Final = 5
+# district → street → community (ARCHITECTURE.md): domain data belongs to a community.
+COMMUNITY_DEPTH: Final = 3
 _SEGMENT = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 # Role group names share Keycloak's group tree with tenant nodes, so they can't be slugs.
 RESERVED_SEGMENTS: Final = frozenset(
@@ -73,6 +75,10 @@ class TenantId:
     @property
     def depth(self) -> int:
         return len(self.segments)
+
+    @property
+    def is_community(self) -> bool:
+        return self.depth == COMMUNITY_DEPTH
 
     @property
     def parent(self) -> TenantId | None:

@@ -1,0 +1,46 @@
+"""Who may do what in the census (roles × tenant), checked at the top of every RPC."""
+
+from __future__ import annotations
+
+from shequ_kit.context import current_principal
+from shequ_kit.errors import DomainError, ErrorKind, unauthenticated
+from shequ_kit.tenancy import TenantId, require_tenant
+from shequ_kit.tokens import Principal, Role
+
+# Staff keep the base numbers; grid workers read them on their rounds; street and platform
+# admins read across communities. Residents do not read the census.
+READERS = (Role.COMMUNITY_STAFF, Role.GRID_WORKER, Role.STREET_ADMIN, Role.PLATFORM_ADMIN)
+WRITERS = (Role.COMMUNITY_STAFF,)
+
+
+def caller() -> Principal:
+    principal = current_principal()
+    if principal is None:
+        raise unauthenticated("no verified caller")
+    return principal
+
+
+def for_reading() -> tuple[Principal, TenantId]:
+    principal, tenant = caller(), require_tenant()
+    principal.require(tenant, *READERS)
+    return principal, tenant
+
+
+def for_writing() -> tuple[Principal, TenantId]:
+    """Writes happen in a community, by its staff (a street reads and compares)."""
+    principal, tenant = caller(), require_tenant()
+    principal.require(tenant, *WRITERS)
+    if not tenant.is_community:
+        raise DomainError(
+            "census.write_needs_community",
+            "底数数据属于社区，请在具体社区下录入",
+            f"census records belong to a community; {tenant} is not one",
+            ErrorKind.INVALID_INPUT,
+        )
+    return principal, tenant
+
+
+def for_pii(tenant: TenantId) -> Principal:
+    principal = caller()
+    principal.require(tenant, Role.PII_READER)
+    return principal

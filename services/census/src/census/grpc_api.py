@@ -1,0 +1,367 @@
+"""CensusService: proto ⇄ domain. Each method checks access, opens one transaction, calls the
+domain and converts the answer. RPCs not listed here are not built yet and answer UNIMPLEMENTED.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from census import access
+from census.identity.codes import age_band, age_on
+from census.identity.pii import mask_id_number, mask_phone
+from census.people import service as people
+from census.people.models import Household, Resident
+from census.places import service as places
+from census.places.models import Building, Complex, Dwelling, Unit
+from census.vocabulary import (
+    AGE_BANDS,
+    CARE_TAGS,
+    RELATIONS,
+    RESIDENCE_TYPES,
+    SEXES,
+    TENURES,
+    word_of,
+)
+from shequ.census.v1 import census_pb2 as pb
+from shequ.census.v1 import census_pb2_grpc
+from shequ_kit.context import current_request_id
+from shequ_kit.errors import FieldViolation, invalid_input
+from shequ_kit.paging import page_of, page_response
+from shequ_kit.tenancy import TenantId
+
+if TYPE_CHECKING:
+    from census.app import CensusCore
+
+SERVICE_NAME = "shequ.census.v1.CensusService"
+
+
+def parse_date(value: str, field: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise invalid_input(
+            "census.date_invalid",
+            "日期格式应为 YYYY-MM-DD",
+            f"{field} is not a YYYY-MM-DD date",
+            FieldViolation(field, "YYYY-MM-DD"),
+        ) from error
+
+
+def _verification(record: Complex | Building | Household | Resident) -> pb.Verification:
+    return pb.Verification(
+        verified_on=record.verified_on.isoformat() if record.verified_on else "",
+        verified_by=record.verified_by or "",
+    )
+
+
+def complex_to_proto(c: Complex) -> pb.Complex:
+    return pb.Complex(
+        id=str(c.id),
+        tenant_id=c.tenant_id,
+        name=c.name,
+        address=c.address,
+        delivered_year=c.delivered_year or 0,
+        verification=_verification(c),
+        version=c.version,
+    )
+
+
+def building_to_proto(b: Building) -> pb.Building:
+    return pb.Building(
+        id=str(b.id),
+        tenant_id=b.tenant_id,
+        complex_id=str(b.complex_id),
+        number=b.number,
+        floors=b.floors or 0,
+        verification=_verification(b),
+        version=b.version,
+    )
+
+
+def unit_to_proto(u: Unit) -> pb.Unit:
+    return pb.Unit(
+        id=str(u.id), tenant_id=u.tenant_id, building_id=str(u.building_id), number=u.number
+    )
+
+
+def dwelling_to_proto(d: Dwelling) -> pb.Dwelling:
+    return pb.Dwelling(
+        id=str(d.id),
+        tenant_id=d.tenant_id,
+        unit_id=str(d.unit_id),
+        building_id=str(d.building_id),
+        complex_id=str(d.complex_id),
+        room=d.room,
+        address=d.address,
+    )
+
+
+def household_to_proto(h: Household, size: int) -> pb.Household:
+    return pb.Household(
+        id=str(h.id),
+        tenant_id=h.tenant_id,
+        dwelling_id=str(h.dwelling_id),
+        head_resident_id=str(h.head_resident_id or ""),
+        tenure=TENURES[h.tenure],
+        size=size,
+        verification=_verification(h),
+        version=h.version,
+    )
+
+
+class CensusServicer(census_pb2_grpc.CensusServiceServicer):
+    def __init__(self, core: CensusCore) -> None:
+        self.core = core
+        self.topic = core.settings.events_topic
+
+    def resident_to_proto(self, r: Resident, *, reveal: bool = False) -> pb.Resident:
+        """Personal data is decrypted only to be masked, unless this is an audited reveal."""
+        cipher = self.core.protection.cipher
+        id_number = cipher.decrypt(r.id_number_cipher, tenant_id=r.tenant_id, field="id_number")
+        phone = (
+            cipher.decrypt(r.phone_cipher, tenant_id=r.tenant_id, field="phone")
+            if r.phone_cipher
+            else ""
+        )
+        if not reveal:
+            id_number, phone = mask_id_number(id_number), mask_phone(phone) if phone else ""
+        return pb.Resident(
+            id=str(r.id),
+            tenant_id=r.tenant_id,
+            household_id=str(r.household_id),
+            dwelling_id=str(r.dwelling_id),
+            name=r.name,
+            id_number=id_number,
+            phone=phone,
+            pii_masked=not reveal,
+            sex=SEXES[r.sex],
+            birth_date=r.birth_date.isoformat(),
+            age_band=AGE_BANDS[age_band(age_on(r.birth_date, self.core.today())).key],
+            relation_to_head=RELATIONS[r.relation_to_head],
+            residence_type=RESIDENCE_TYPES[r.residence_type],
+            tenure=TENURES[r.tenure],
+            moved_in_on=r.moved_in_on.isoformat() if r.moved_in_on else "",
+            moved_out_on=r.moved_out_on.isoformat() if r.moved_out_on else "",
+            care_tags=[CARE_TAGS[t] for t in r.care_tags],
+            tags=list(r.tags),
+            verification=_verification(r),
+            version=r.version,
+        )
+
+    # ---- places ----
+
+    def CreateComplex(
+        self, request: pb.CreateComplexRequest, context: Any
+    ) -> pb.CreateComplexResponse:
+        """登记小区。Register a residential complex."""
+        access.for_writing()
+        with self.core.sessions.begin() as session:
+            created = places.create_complex(
+                session,
+                name=request.name,
+                address=request.address,
+                delivered_year=request.delivered_year,
+            )
+            return pb.CreateComplexResponse(complex=complex_to_proto(created))
+
+    def ListComplexes(
+        self, request: pb.ListComplexesRequest, context: Any
+    ) -> pb.ListComplexesResponse:
+        """小区列表（街道可跨社区）。Complexes, across communities for a street."""
+        access.for_reading()
+        page = page_of(request.page)
+        with self.core.sessions() as session:
+            found = places.list_complexes(session, page)
+            return pb.ListComplexesResponse(
+                complexes=[complex_to_proto(c) for c in found[: page.size]],
+                page=page_response(found, page, lambda c: [c.name, str(c.id)]),
+            )
+
+    def CreateBuilding(
+        self, request: pb.CreateBuildingRequest, context: Any
+    ) -> pb.CreateBuildingResponse:
+        """登记楼幢。Register a building of a complex."""
+        _, tenant = access.for_writing()
+        with self.core.sessions.begin() as session:
+            created = places.create_building(
+                session,
+                tenant,
+                self.topic,
+                complex_id=request.complex_id,
+                number=request.number,
+                floors=request.floors,
+            )
+            return pb.CreateBuildingResponse(building=building_to_proto(created))
+
+    def GetBuilding(self, request: pb.GetBuildingRequest, context: Any) -> pb.GetBuildingResponse:
+        """楼幢及其户数、人数。A building with its household and resident counts."""
+        access.for_reading()
+        with self.core.sessions() as session:
+            building = places.get_building(session, request.building_id)
+            households, residents = people.counts_in_building(session, building.id)
+            return pb.GetBuildingResponse(
+                building=building_to_proto(building), households=households, residents=residents
+            )
+
+    def ListBuildings(
+        self, request: pb.ListBuildingsRequest, context: Any
+    ) -> pb.ListBuildingsResponse:
+        """楼幢列表。Buildings, optionally of one complex."""
+        access.for_reading()
+        page = page_of(request.page)
+        with self.core.sessions() as session:
+            found = places.list_buildings(session, request.complex_id, page)
+            return pb.ListBuildingsResponse(
+                buildings=[building_to_proto(b) for b in found[: page.size]],
+                page=page_response(found, page, lambda b: [str(b.complex_id), b.number, str(b.id)]),
+            )
+
+    def CreateUnit(self, request: pb.CreateUnitRequest, context: Any) -> pb.CreateUnitResponse:
+        """登记单元。Register a unit (stairwell) of a building."""
+        access.for_writing()
+        with self.core.sessions.begin() as session:
+            created = places.create_unit(
+                session, building_id=request.building_id, number=request.number
+            )
+            return pb.CreateUnitResponse(unit=unit_to_proto(created))
+
+    def CreateDwelling(
+        self, request: pb.CreateDwellingRequest, context: Any
+    ) -> pb.CreateDwellingResponse:
+        """登记房屋。Register a dwelling of a unit."""
+        access.for_writing()
+        with self.core.sessions.begin() as session:
+            created = places.create_dwelling(session, unit_id=request.unit_id, room=request.room)
+            return pb.CreateDwellingResponse(dwelling=dwelling_to_proto(created))
+
+    def ListDwellings(
+        self, request: pb.ListDwellingsRequest, context: Any
+    ) -> pb.ListDwellingsResponse:
+        """楼幢内的房屋。Dwellings of a building."""
+        access.for_reading()
+        page = page_of(request.page)
+        with self.core.sessions() as session:
+            found = places.list_dwellings(session, request.building_id, page)
+            return pb.ListDwellingsResponse(
+                dwellings=[dwelling_to_proto(d) for d in found[: page.size]],
+                page=page_response(found, page, lambda d: [str(d.unit_id), d.room, str(d.id)]),
+            )
+
+    # ---- households and residents ----
+
+    def CreateHousehold(
+        self, request: pb.CreateHouseholdRequest, context: Any
+    ) -> pb.CreateHouseholdResponse:
+        """登记户。Register a household living in a dwelling."""
+        _, tenant = access.for_writing()
+        with self.core.sessions.begin() as session:
+            created = people.create_household(
+                session,
+                tenant,
+                self.topic,
+                dwelling_id=request.dwelling_id,
+                tenure=word_of(TENURES, request.tenure),
+            )
+            return pb.CreateHouseholdResponse(household=household_to_proto(created, 0))
+
+    def ListHouseholds(
+        self, request: pb.ListHouseholdsRequest, context: Any
+    ) -> pb.ListHouseholdsResponse:
+        """户列表。Households, optionally of one building."""
+        access.for_reading()
+        page = page_of(request.page)
+        with self.core.sessions() as session:
+            found = people.list_households(session, request.building_id, page)
+            sizes = people.household_sizes(session, [h.id for h in found[: page.size]])
+            return pb.ListHouseholdsResponse(
+                households=[household_to_proto(h, sizes.get(h.id, 0)) for h in found[: page.size]],
+                page=page_response(found, page, lambda h: [str(h.id)]),
+            )
+
+    def CreateResident(
+        self, request: pb.CreateResidentRequest, context: Any
+    ) -> pb.CreateResidentResponse:
+        """登记居民；身份证号加密存储，应答中脱敏。Register a resident (PII encrypted, masked)."""
+        principal, tenant = access.for_writing()
+        draft = self._draft(request.resident)
+        with self.core.sessions.begin() as session:
+            created = people.create_resident(
+                session,
+                self.core.protection,
+                tenant,
+                self.topic,
+                draft,
+                verifier=principal.username,
+                today=self.core.today(),
+            )
+            return pb.CreateResidentResponse(resident=self.resident_to_proto(created))
+
+    def GetResident(self, request: pb.GetResidentRequest, context: Any) -> pb.GetResidentResponse:
+        """一位居民（敏感信息脱敏）。One resident, personal data masked."""
+        access.for_reading()
+        with self.core.sessions() as session:
+            found = people.get_resident(session, request.resident_id)
+            return pb.GetResidentResponse(resident=self.resident_to_proto(found))
+
+    def ListResidents(
+        self, request: pb.ListResidentsRequest, context: Any
+    ) -> pb.ListResidentsResponse:
+        """居民查询：按小区、楼幢、户籍类型、标签、年龄段、核实日期、姓名或身份证号。"""
+        access.for_reading()
+        page = page_of(request.page)
+        criteria = people.ResidentFilter(
+            complex_id=request.complex_id,
+            building_id=request.building_id,
+            residence_type=word_of(RESIDENCE_TYPES, request.residence_type),
+            care_tag=word_of(CARE_TAGS, request.care_tag),
+            age_band=word_of(AGE_BANDS, request.age_band),
+            verified_before=parse_date(request.verified_before, "verified_before"),
+            name_contains=request.name_contains.strip()[:50],
+            id_number=request.id_number,
+            include_moved_out=request.include_moved_out,
+        )
+        with self.core.sessions() as session:
+            found = people.list_residents(
+                session, self.core.protection, criteria, page, self.core.today()
+            )
+            return pb.ListResidentsResponse(
+                residents=[self.resident_to_proto(r) for r in found[: page.size]],
+                page=page_response(found, page, lambda r: [r.name, str(r.id)]),
+            )
+
+    def RevealResident(
+        self, request: pb.RevealResidentRequest, context: Any
+    ) -> pb.RevealResidentResponse:
+        """查看未脱敏信息（须 pii-reader 与理由，记入审计）。Unmasked, audited, with a reason."""
+        access.for_reading()
+        with self.core.sessions.begin() as session:
+            found = people.get_resident(session, request.resident_id)
+            principal = access.for_pii(TenantId(found.tenant_id))
+            people.record_reveal(session, principal, found, request.reason, current_request_id())
+            return pb.RevealResidentResponse(resident=self.resident_to_proto(found, reveal=True))
+
+    def _draft(self, given: pb.ResidentInput) -> people.ResidentDraft:
+        unknown_tags = [t for t in given.care_tags if not word_of(CARE_TAGS, t)]
+        if unknown_tags:
+            raise invalid_input(
+                "census.care_tags_invalid",
+                "关爱标签取值不正确",
+                "unknown care tag",
+                FieldViolation("resident.care_tags", "unknown"),
+            )
+        return people.ResidentDraft(
+            household_id=given.household_id,
+            name=given.name,
+            id_number=given.id_number,
+            phone=given.phone,
+            relation_to_head=word_of(RELATIONS, given.relation_to_head),
+            residence_type=word_of(RESIDENCE_TYPES, given.residence_type),
+            tenure=word_of(TENURES, given.tenure),
+            moved_in_on=parse_date(given.moved_in_on, "resident.moved_in_on"),
+            care_tags=frozenset(word_of(CARE_TAGS, t) for t in given.care_tags),
+            tags=tuple(given.tags),
+            verified_on=parse_date(given.verified_on, "resident.verified_on"),
+        )

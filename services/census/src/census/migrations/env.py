@@ -1,0 +1,6 @@
+from census.models import metadata
+from census.people import models as _people  # noqa: F401 - registers the tables
+from census.places import models as _places  # noqa: F401
+from shequ_kit.migrations import run_migrations_in_alembic_env
+
+run_migrations_in_alembic_env(metadata)

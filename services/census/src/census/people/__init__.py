@@ -1,0 +1,1 @@
+"""People: households and residents, with their personal data protected."""

@@ -1,0 +1,401 @@
+"""Households and residents: registration, filtered lists, and audited reveals."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from census.identity.codes import (
+    age_band,
+    age_on,
+    is_child,
+    is_elderly,
+    parse_id_number,
+    parse_mobile,
+)
+from census.identity.pii import LookupHasher, PiiCipher
+from census.people.models import Household, PiiReveal, Resident
+from census.places.service import already_exists, event, get_dwelling, parse_uuid, required_text
+from census.vocabulary import (
+    AGE_BANDS,
+    CARE_TAGS,
+    RELATIONS,
+    RESIDENCE_TYPES,
+    SETTABLE_CARE_TAGS,
+    TENURES,
+)
+from shequ.census.v1 import events_pb2
+from shequ.common.v1 import tenant_pb2
+from shequ_kit.errors import FieldViolation, invalid_input, not_found
+from shequ_kit.outbox import publish
+from shequ_kit.paging import Page
+from shequ_kit.tenancy import TenantId
+from shequ_kit.tokens import Principal
+
+MIN_REASON_LENGTH = 4
+MAX_TAGS = 20
+
+
+@dataclass(frozen=True)
+class Protection:
+    """What a process needs to store and show personal data safely."""
+
+    cipher: PiiCipher
+    hasher: LookupHasher
+
+
+@dataclass(frozen=True)
+class ResidentDraft:
+    household_id: str
+    name: str
+    id_number: str
+    phone: str
+    relation_to_head: str
+    residence_type: str
+    tenure: str
+    moved_in_on: date | None = None
+    care_tags: frozenset[str] = frozenset()
+    tags: tuple[str, ...] = ()
+    verified_on: date | None = None
+
+
+@dataclass(frozen=True)
+class ResidentFilter:
+    complex_id: str = ""
+    building_id: str = ""
+    residence_type: str = ""
+    care_tag: str = ""
+    age_band: str = ""
+    verified_before: date | None = None
+    name_contains: str = ""
+    id_number: str = ""
+    include_moved_out: bool = False
+
+
+def _one_of(value: str, allowed: Collection[str], field: str, label: str) -> str:
+    if value not in allowed:
+        choices = ", ".join(sorted(allowed))
+        raise invalid_input(
+            f"census.{field}_invalid",
+            f"{label}取值不正确",
+            f"{field} must be one of {choices}",
+            FieldViolation(field, choices),
+        )
+    return value
+
+
+def tenant_ref(tenant: TenantId) -> tenant_pb2.TenantRef:
+    return tenant_pb2.TenantRef(tenant_id=tenant.value)
+
+
+def household_size(session: Session, household_id: uuid.UUID) -> int:
+    count = session.scalar(
+        select(func.count())
+        .select_from(Resident)
+        .where(Resident.household_id == household_id, Resident.moved_out_on.is_(None))
+    )
+    return int(count or 0)
+
+
+def household_sizes(session: Session, household_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Current residents per household, for a page of households in one query."""
+    if not household_ids:
+        return {}
+    rows = session.execute(
+        select(Resident.household_id, func.count())
+        .where(Resident.household_id.in_(household_ids), Resident.moved_out_on.is_(None))
+        .group_by(Resident.household_id)
+    )
+    return {household: int(count) for household, count in rows}
+
+
+def counts_in_building(session: Session, building_id: uuid.UUID) -> tuple[int, int]:
+    households = session.scalar(
+        select(func.count()).select_from(Household).where(Household.building_id == building_id)
+    )
+    residents = session.scalar(
+        select(func.count())
+        .select_from(Resident)
+        .where(Resident.building_id == building_id, Resident.moved_out_on.is_(None))
+    )
+    return int(households or 0), int(residents or 0)
+
+
+def household_facts(household: Household, size: int) -> events_pb2.HouseholdFacts:
+    return events_pb2.HouseholdFacts(
+        household_id=str(household.id),
+        dwelling_id=str(household.dwelling_id),
+        building_id=str(household.building_id),
+        complex_id=str(household.complex_id),
+        tenure=TENURES[household.tenure],
+        size=size,
+    )
+
+
+def create_household(
+    session: Session, tenant: TenantId, topic: str, *, dwelling_id: str, tenure: str
+) -> Household:
+    dwelling = get_dwelling(session, dwelling_id)
+    household = Household(
+        dwelling_id=dwelling.id,
+        building_id=dwelling.building_id,
+        complex_id=dwelling.complex_id,
+        tenure=_one_of(tenure, TENURES, "tenure", "是否租住"),
+    )
+    session.add(household)
+    session.flush()
+    publish(
+        session,
+        event(
+            tenant,
+            topic,
+            household.id,
+            events_pb2.HouseholdCreated(
+                tenant=tenant_ref(tenant), household=household_facts(household, 0)
+            ),
+        ),
+    )
+    return household
+
+
+def get_household(session: Session, household_id: str, field: str = "household_id") -> Household:
+    household = session.get(Household, parse_uuid(household_id, field))
+    if household is None:
+        raise invalid_input(
+            "census.household_not_found",
+            "该户不存在，请先登记户",
+            f"no household {household_id}",
+            FieldViolation(field, "no such household"),
+        )
+    return household
+
+
+def list_households(session: Session, building_id: str, page: Page) -> Sequence[Household]:
+    query = select(Household).order_by(Household.id)
+    if building_id:
+        query = query.where(Household.building_id == parse_uuid(building_id, "building_id"))
+    if page.after:
+        query = query.where(Household.id > uuid.UUID(page.after[0]))
+    return session.scalars(query.limit(page.size + 1)).all()
+
+
+def derived_care_tags(birth_date: date, today: date, settable: frozenset[str]) -> list[str]:
+    age = age_on(birth_date, today)
+    derived = {"elderly"} if is_elderly(age) else {"child"} if is_child(age) else set()
+    return sorted(derived | settable)
+
+
+def resident_facts(resident: Resident, today: date) -> events_pb2.ResidentFacts:
+    return events_pb2.ResidentFacts(
+        resident_id=str(resident.id),
+        household_id=str(resident.household_id),
+        building_id=str(resident.building_id),
+        complex_id=str(resident.complex_id),
+        residence_type=RESIDENCE_TYPES[resident.residence_type],
+        tenure=TENURES[resident.tenure],
+        age_band=AGE_BANDS[age_band(age_on(resident.birth_date, today)).key],
+        care_tags=[CARE_TAGS[tag] for tag in resident.care_tags],
+    )
+
+
+def _clean_tags(draft: ResidentDraft) -> tuple[frozenset[str], list[str]]:
+    unknown = draft.care_tags - SETTABLE_CARE_TAGS
+    if unknown:
+        raise invalid_input(
+            "census.care_tags_invalid",
+            "关爱标签取值不正确",
+            f"care tags {sorted(unknown)} cannot be set by hand",
+            FieldViolation("care_tags", ", ".join(sorted(SETTABLE_CARE_TAGS))),
+        )
+    tags = sorted({t.strip() for t in draft.tags if t.strip()})
+    if len(tags) > MAX_TAGS or any(len(t) > 30 for t in tags):
+        raise invalid_input(
+            "census.tags_invalid",
+            f"标签最多{MAX_TAGS}个，每个不超过30字",
+            "at most 20 tags of 30 characters",
+            FieldViolation("tags", "too many"),
+        )
+    return draft.care_tags, tags
+
+
+def create_resident(
+    session: Session,
+    protection: Protection,
+    tenant: TenantId,
+    topic: str,
+    draft: ResidentDraft,
+    *,
+    verifier: str,
+    today: date,
+) -> Resident:
+    """Register a resident; nothing is written unless every field is valid."""
+    household = get_household(session, draft.household_id)
+    identity = parse_id_number(draft.id_number, today=today)
+    phone = parse_mobile(draft.phone) if draft.phone.strip() else None
+    if draft.moved_in_on is not None and draft.moved_in_on > today:
+        raise invalid_input(
+            "census.moved_in_on_future",
+            "入住日期不能晚于今天",
+            "moved_in_on is in the future",
+            FieldViolation("moved_in_on", "future"),
+        )
+    care_tags, tags = _clean_tags(draft)
+    relation = _one_of(draft.relation_to_head, RELATIONS, "relation_to_head", "与户主关系")
+    if relation == "self" and household.head_resident_id is not None:
+        raise invalid_input(
+            "census.household_has_head",
+            "该户已有户主",
+            "the household already has a head",
+            FieldViolation("relation_to_head", "the household has a head"),
+        )
+    resident = Resident(
+        household_id=household.id,
+        dwelling_id=household.dwelling_id,
+        building_id=household.building_id,
+        complex_id=household.complex_id,
+        name=required_text(draft.name, "name", "姓名", 50),
+        id_number_cipher=protection.cipher.encrypt(
+            identity.number, tenant_id=tenant, field="id_number"
+        ),
+        id_number_hash=protection.hasher.hash_id_number(identity.number),
+        phone_cipher=protection.cipher.encrypt(phone, tenant_id=tenant, field="phone")
+        if phone
+        else None,
+        sex=identity.sex.value,
+        birth_date=identity.birth_date,
+        relation_to_head=relation,
+        residence_type=_one_of(draft.residence_type, RESIDENCE_TYPES, "residence_type", "户籍类型"),
+        tenure=_one_of(draft.tenure, TENURES, "tenure", "是否租住"),
+        moved_in_on=draft.moved_in_on,
+        care_tags=derived_care_tags(identity.birth_date, today, care_tags),
+        tags=tags,
+        verified_on=draft.verified_on or today,
+        verified_by=verifier,
+    )
+    if session.scalar(
+        select(Resident.id).where(
+            Resident.id_number_hash == resident.id_number_hash, Resident.moved_out_on.is_(None)
+        )
+    ):
+        raise already_exists(
+            "census.duplicate_id_number",
+            "该身份证号已在本社区登记",
+            "a resident with this ID number is already registered",
+            "id_number",
+        )
+    session.add(resident)
+    session.flush()
+    if relation == "self":
+        household.head_resident_id = resident.id
+    publish(
+        session,
+        event(
+            tenant,
+            topic,
+            resident.id,
+            events_pb2.ResidentRegistered(
+                tenant=tenant_ref(tenant), resident=resident_facts(resident, today)
+            ),
+        ),
+    )
+    return resident
+
+
+def get_resident(session: Session, resident_id: str) -> Resident:
+    resident = session.get(Resident, parse_uuid(resident_id, "resident_id"))
+    if resident is None:
+        raise not_found("census.resident_not_found", "未找到该居民", f"no resident {resident_id}")
+    return resident
+
+
+def years_before(day: date, years: int) -> date:
+    """The same calendar day ``years`` earlier (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def _birth_dates_for(band_key: str, today: date) -> tuple[date, date | None]:
+    """Birth dates (after, on or before) of people whose age on ``today`` is in the band."""
+    low_text, _, high_text = band_key.rstrip("+").partition("-")
+    latest = years_before(today, int(low_text))
+    earliest = years_before(today, int(high_text) + 1) if high_text else None
+    return latest, earliest
+
+
+def _filtered(
+    query: Select[Resident], protection: Protection, criteria: ResidentFilter, today: date
+) -> Select[Resident]:
+    if not criteria.include_moved_out:
+        query = query.where(Resident.moved_out_on.is_(None))
+    if criteria.complex_id:
+        query = query.where(Resident.complex_id == parse_uuid(criteria.complex_id, "complex_id"))
+    if criteria.building_id:
+        query = query.where(Resident.building_id == parse_uuid(criteria.building_id, "building_id"))
+    if criteria.residence_type:
+        query = query.where(Resident.residence_type == criteria.residence_type)
+    if criteria.care_tag:
+        query = query.where(Resident.care_tags.any(criteria.care_tag))  # type: ignore[arg-type]
+    if criteria.age_band:
+        latest, earliest = _birth_dates_for(criteria.age_band, today)
+        query = query.where(Resident.birth_date <= latest)
+        if earliest is not None:
+            query = query.where(Resident.birth_date > earliest)
+    if criteria.verified_before is not None:
+        query = query.where(
+            (Resident.verified_on < criteria.verified_before) | Resident.verified_on.is_(None)
+        )
+    if criteria.name_contains:
+        # LIKE metacharacters typed by a user are searched for literally.
+        escaped = (
+            criteria.name_contains.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        )
+        query = query.where(Resident.name.like(f"%{escaped}%", escape="\\"))
+    if criteria.id_number:
+        query = query.where(
+            Resident.id_number_hash == protection.hasher.hash_id_number(criteria.id_number)
+        )
+    return query
+
+
+def list_residents(
+    session: Session, protection: Protection, criteria: ResidentFilter, page: Page, today: date
+) -> Sequence[Resident]:
+    query = _filtered(select(Resident), protection, criteria, today).order_by(
+        Resident.name, Resident.id
+    )
+    if page.after:
+        query = query.where(
+            tuple_(Resident.name, Resident.id) > (page.after[0], uuid.UUID(page.after[1]))
+        )
+    return session.scalars(query.limit(page.size + 1)).all()
+
+
+def record_reveal(
+    session: Session, principal: Principal, resident: Resident, reason: str, request_id: str | None
+) -> None:
+    """Write the audit row of an unmasked read; refused without a real reason."""
+    cleaned = reason.strip()
+    if len(cleaned) < MIN_REASON_LENGTH:
+        raise invalid_input(
+            "census.reveal_reason_required",
+            "查看敏感信息须填写理由（至少4个字）",
+            "a reason of at least 4 characters is required",
+            FieldViolation("reason", "at least 4 characters"),
+        )
+    session.add(
+        PiiReveal(
+            tenant_id=resident.tenant_id,
+            resident_id=resident.id,
+            actor_subject=principal.subject,
+            actor_username=principal.username,
+            reason=cleaned[:500],
+            request_id=request_id,
+        )
+    )
