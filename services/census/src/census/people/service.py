@@ -341,7 +341,8 @@ def _filtered(
     if criteria.residence_type:
         query = query.where(Resident.residence_type == criteria.residence_type)
     if criteria.care_tag:
-        query = query.where(Resident.care_tags.any(criteria.care_tag))  # type: ignore[arg-type]
+        # Array containment (@>) is what the GIN index on care_tags answers.
+        query = query.where(Resident.care_tags.contains([criteria.care_tag]))
     if criteria.age_band:
         latest, earliest = _birth_dates_for(criteria.age_band, today)
         query = query.where(Resident.birth_date <= latest)
