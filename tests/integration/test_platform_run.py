@@ -2,15 +2,19 @@
 
 import uuid
 
+import grpc
 import httpx
 from kafka import KafkaAdminClient, KafkaConsumer
 
+from shequ.census.v1 import census_pb2, census_pb2_grpc
 from shequ.gateway.v1 import events_pb2
 from shequ_infra import LocalInfrastructure
 from shequ_infra.platform import PLATFORM_TOPICS, running_platform
 
 
-def test_make_run_serves_the_gateway_and_relays_its_events(infra: LocalInfrastructure) -> None:
+def test_make_run_serves_the_gateway_and_census_and_relays_events(
+    infra: LocalInfrastructure,
+) -> None:
     with running_platform(infra) as platform:
         admin = KafkaAdminClient(bootstrap_servers=infra.kafka.bootstrap_servers)
         assert set(PLATFORM_TOPICS) <= set(admin.list_topics())
@@ -26,6 +30,22 @@ def test_make_run_serves_the_gateway_and_relays_its_events(infra: LocalInfrastru
             headers={"Authorization": f"Bearer {token}"},
         ).json()
         assert [root["id"] for root in tree["roots"]] == ["xiaoshan.beigan.shibei"]
+
+        # The census service runs, seeded with Shibei's synthetic base numbers.
+        with grpc.insecure_channel(platform.census_target) as channel:
+            complexes = (
+                census_pb2_grpc.CensusServiceStub(channel)
+                .ListComplexes(
+                    census_pb2.ListComplexesRequest(),
+                    timeout=10,
+                    metadata=(
+                        ("authorization", f"Bearer {token}"),
+                        ("x-tenant-id", "xiaoshan.beigan.shibei"),
+                    ),
+                )
+                .complexes
+            )
+        assert {c.name for c in complexes} == {"晴庐", "望海潮", "汇雅轩", "和雅轩"}
 
         # The relay process publishes what the seed wrote to the outbox.
         consumer = KafkaConsumer(

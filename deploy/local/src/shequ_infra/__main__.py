@@ -27,6 +27,7 @@ def banner(infra: LocalInfrastructure, platform: RunningPlatform) -> str:
     lines = ["", "Shequ 社区 — the platform is up", ""]
     lines += [
         f"  Gateway API:   {gw}/api/v1/   (OpenAPI docs {gw}/docs, readiness {gw}/readyz)",
+        f"  Census gRPC:   {platform.census_target}",
         f"  Logs:          {infra.workdir / 'logs'}",
         "",
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -41,9 +41,21 @@ GATEWAY_PORT = 8000  # the console client's redirect URIs in the local realm nam
 READY_TIMEOUT_S = 60.0
 
 
+@dataclass(frozen=True)
+class PlatformPackage:
+    """One package of the platform and how it runs locally (`python -m <package> <mode>`)."""
+
+    package: str
+    environment: dict[str, str]
+    is_ready: Callable[[], bool]
+    setup_modes: tuple[str, ...] = ("migrate",)
+    run_modes: tuple[str, ...] = ("serve", "relay")
+
+
 @dataclass
 class RunningPlatform:
     gateway_url: str
+    census_target: str
     processes: list[ManagedProcess] = field(default_factory=list)
 
 
@@ -54,6 +66,17 @@ def _port_is_free(port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def _listens(port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    return check
 
 
 def create_platform_topics(bootstrap_servers: str) -> None:
@@ -73,50 +96,75 @@ def create_platform_topics(bootstrap_servers: str) -> None:
         admin.close()
 
 
-def gateway_environment(infra: LocalInfrastructure, port: int) -> dict[str, str]:
-    return {
-        "GATEWAY_ENVIRONMENT": "development",
-        "GATEWAY_HOST": "127.0.0.1",
-        "GATEWAY_PORT": str(port),
-        "GATEWAY_DATABASE_URL": infra.postgres.dsn("gateway"),
-        "GATEWAY_KAFKA_BOOTSTRAP_SERVERS": infra.kafka.bootstrap_servers,
-        "GATEWAY_KEYCLOAK_URL": infra.keycloak.url,
-    }
+def platform_packages(
+    infra: LocalInfrastructure, *, gateway_port: int, census_port: int
+) -> list[PlatformPackage]:
+    """Services first (the gateway's readiness does not depend on them, its routes do)."""
+    kafka, kc = infra.kafka.bootstrap_servers, infra.keycloak
+    census = PlatformPackage(
+        package="census",
+        setup_modes=("migrate", "seed"),
+        environment={
+            "CENSUS_ENVIRONMENT": "development",
+            "CENSUS_DATABASE_URL": infra.postgres.dsn("census"),
+            "CENSUS_GRPC_HOST": "127.0.0.1",
+            "CENSUS_GRPC_PORT": str(census_port),
+            "CENSUS_KAFKA_BOOTSTRAP_SERVERS": kafka,
+            "CENSUS_KEYCLOAK_ISSUER": kc.issuer,
+        },
+        is_ready=_listens(census_port),
+    )
+    gateway = PlatformPackage(
+        package="gateway",
+        setup_modes=("migrate", "seed"),
+        environment={
+            "GATEWAY_ENVIRONMENT": "development",
+            "GATEWAY_HOST": "127.0.0.1",
+            "GATEWAY_PORT": str(gateway_port),
+            "GATEWAY_DATABASE_URL": infra.postgres.dsn("gateway"),
+            "GATEWAY_KAFKA_BOOTSTRAP_SERVERS": kafka,
+            "GATEWAY_KEYCLOAK_URL": kc.url,
+            "GATEWAY_CENSUS_TARGET": f"127.0.0.1:{census_port}",
+        },
+        is_ready=lambda: _answers(f"http://127.0.0.1:{gateway_port}/readyz"),
+    )
+    return [census, gateway]
 
 
 @contextmanager
 def running_platform(infra: LocalInfrastructure) -> Iterator[RunningPlatform]:
-    """Migrate and seed, then run the gateway (serve + relay) until the block ends."""
-    port = GATEWAY_PORT if _port_is_free(GATEWAY_PORT) else free_port()
-    env = {**os.environ, **gateway_environment(infra, port)}
+    """Migrate and seed each package, then run its processes until the block ends."""
+    gateway_port = GATEWAY_PORT if _port_is_free(GATEWAY_PORT) else free_port()
+    census_port = free_port()
     logs = infra.workdir / "logs"
-    python = sys.executable
     create_platform_topics(infra.kafka.bootstrap_servers)
-    for mode in ("migrate", "seed"):
-        run_checked(
-            f"gateway {mode}",
-            [python, "-m", "gateway", mode],
-            log_path=logs / f"gateway-{mode}.log",
-            env=env,
-        )
-    platform = RunningPlatform(gateway_url=f"http://127.0.0.1:{port}")
+    platform = RunningPlatform(
+        gateway_url=f"http://127.0.0.1:{gateway_port}", census_target=f"127.0.0.1:{census_port}"
+    )
     try:
-        for mode in ("serve", "relay"):
-            platform.processes.append(
-                spawn(
-                    f"gateway {mode}",
-                    [python, "-m", "gateway", mode],
-                    log_path=logs / f"gateway-{mode}.log",
+        for package in platform_packages(infra, gateway_port=gateway_port, census_port=census_port):
+            env = {**os.environ, **package.environment}
+            for mode in package.setup_modes:
+                run_checked(
+                    f"{package.package} {mode}",
+                    [sys.executable, "-m", package.package, mode],
+                    log_path=logs / f"{package.package}-{mode}.log",
                     env=env,
                 )
-            )
-        wait_until_ready(
-            platform.processes[0],
-            lambda: _answers(f"{platform.gateway_url}/readyz"),
-            timeout=READY_TIMEOUT_S,
-        )
-        if not platform.processes[1].running:
-            raise ComponentFailedError("gateway relay", "exited", platform.processes[1].log_path)
+            started = [
+                spawn(
+                    f"{package.package} {mode}",
+                    [sys.executable, "-m", package.package, mode],
+                    log_path=logs / f"{package.package}-{mode}.log",
+                    env=env,
+                )
+                for mode in package.run_modes
+            ]
+            platform.processes += started
+            wait_until_ready(started[0], package.is_ready, timeout=READY_TIMEOUT_S)
+            for process in started[1:]:
+                if not process.running:
+                    raise ComponentFailedError(process.name, "exited", process.log_path)
         yield platform
     finally:
         for process in reversed(platform.processes):
