@@ -1,0 +1,1 @@
+"""Importing residents from the spreadsheets communities keep: the template and the reader."""
