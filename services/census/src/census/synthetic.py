@@ -26,7 +26,6 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Final, Generic, NamedTuple, TypeVar
 
 from census.identity.codes import (
@@ -38,55 +37,18 @@ from census.identity.codes import (
     credit_check_character,
     id_check_character,
 )
+from census.vocabulary import (
+    CareTag,
+    EnterpriseType,
+    OrganisationKind,
+    Relation,
+    ResidenceType,
+    Tenure,
+)
 
 # --- What is generated -----------------------------------------------------------------------
 # The enums mirror proto/shequ/census/v1/census.proto (values are the enum names without
 # prefix, lower-case), so seeding code maps them one to one.
-
-
-class Relation(StrEnum):
-    """Relation to the household head (与户主关系)."""
-
-    SELF = "self"  # 户主
-    SPOUSE = "spouse"  # 配偶
-    CHILD = "child"  # 子女
-    PARENT = "parent"  # 父母
-    OTHER = "other"  # 其他
-
-
-class ResidenceType(StrEnum):
-    REGISTERED = "registered"  # 户籍: household registration (户口) here
-    RESIDENT = "resident"  # 常住: registered elsewhere, settled here (owns the dwelling)
-    MIGRANT = "migrant"  # 流动: registered elsewhere, renting
-
-
-class Tenure(StrEnum):
-    OWNER = "owner"  # 自有
-    TENANT = "tenant"  # 租住
-
-
-class CareTag(StrEnum):
-    ELDERLY = "elderly"  # 一老: 60 and over
-    CHILD = "child"  # 一小: under 18
-    LIVING_ALONE = "living_alone"  # 独居 (here: an elderly person alone in the household)
-    DISABLED = "disabled"  # 残疾
-    PARTY_MEMBER = "party_member"  # 党员
-    VETERAN = "veteran"  # 退役军人
-    KEY_GROUP = "key_group"  # 重点人群
-
-
-class EnterpriseType(StrEnum):
-    COMPANY = "company"  # 企业
-    INDIVIDUAL_BUSINESS = "individual_business"  # 个体工商户
-    INSTITUTION = "institution"  # 机关事业单位
-    SOCIAL_ORGANIZATION = "social_organization"  # 社会组织
-
-
-class OrganisationKind(StrEnum):
-    OWNERS_COMMITTEE = "owners_committee"  # 业委会
-    PROPERTY_COMPANY = "property_company"  # 物业公司
-    VOLUNTEER_TEAM = "volunteer_team"  # 志愿者队伍
-    PARTY_BRANCH = "party_branch"  # 党支部
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,14 +23,11 @@ from census.imports.template import (
     IMPORTABLE_CARE_TAG_LABELS,
     NOTES_SHEET_TITLE,
     REQUIRED_COLUMNS,
-    CareTag,
-    RelationToHead,
-    ResidenceType,
     TemplateColumn,
-    Tenure,
     template_csv,
     template_xlsx,
 )
+from census.vocabulary import CareTag, Relation, ResidenceType, Tenure
 
 TODAY = date(2025, 6, 1)
 HEADERS_ZH = {column.header_zh for column in COLUMNS}
@@ -324,7 +321,7 @@ def test_a_valid_row_comes_back_normalised() -> None:
         name="欧阳 娜娜",
         id_number="11010519491231002X",
         phone="13812345678",
-        relation_to_head=RelationToHead.SELF,
+        relation_to_head=Relation.SELF,
         residence_type=ResidenceType.MIGRANT,
         tenure=Tenure.TENANT,
         complex_name="晴庐",
@@ -618,7 +615,7 @@ def test_every_problem_names_a_chinese_column_of_the_template() -> None:
 
 
 def test_parsed_values_are_the_words_the_census_stores() -> None:
-    assert {value.value for value in RelationToHead} == set(vocabulary.RELATIONS)
+    assert {value.value for value in Relation} == set(vocabulary.RELATIONS)
     assert {value.value for value in ResidenceType} == set(vocabulary.RESIDENCE_TYPES)
     assert {value.value for value in Tenure} == set(vocabulary.TENURES)
     assert {value.value for value in CareTag} == set(vocabulary.CARE_TAGS)

@@ -22,17 +22,13 @@ from census.synthetic import (
     DEFAULT_MIGRANT_SHARE,
     DEFAULT_RESIDENTS_PER_HOUSEHOLD,
     DEMO_SIZES,
-    CareTag,
-    OrganisationKind,
-    Relation,
-    ResidenceType,
     SyntheticCommunity,
-    Tenure,
     demo_community,
     generate_community,
     iter_households,
     iter_residents,
 )
+from census.vocabulary import CareTag, OrganisationKind, Relation, ResidenceType, Tenure
 
 TODAY = date(2025, 6, 1)
 SHIBEI = "xiaoshan.beigan.shibei"

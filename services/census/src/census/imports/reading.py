@@ -61,12 +61,9 @@ from census.imports.template import (
     TENURE_VALUES,
     UNIT,
     VERIFIED_ON,
-    CareTag,
-    RelationToHead,
-    ResidenceType,
     TemplateColumn,
-    Tenure,
 )
+from census.vocabulary import CareTag, Relation, ResidenceType, Tenure
 from shequ_kit.errors import DomainError, ErrorKind, FieldViolation
 
 ImportFormatName: TypeAlias = Literal["xlsx", "csv"]
@@ -120,7 +117,7 @@ class ParsedRow:
     name: str = field(repr=False)
     id_number: str = field(repr=False)  # 18 characters, upper-case X
     phone: str | None = field(repr=False)  # 11 digits
-    relation_to_head: RelationToHead
+    relation_to_head: Relation
     residence_type: ResidenceType
     tenure: Tenure
     complex_name: str

@@ -21,6 +21,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from census.vocabulary import CareTag, Relation, ResidenceType, Tenure
+
 # A file with more rows than this is refused as a whole: the largest community in the seeds has
 # about 10,000 residents and a street about 100,000, so three times that is no census.
 MAX_ROWS: Final = 300_000
@@ -37,42 +39,13 @@ BLANK_PLACEHOLDERS: Final = frozenset({"无", "暂无", "/", "-", "—", "——
 # parsed row's values can be stored as they are.
 
 
-class RelationToHead(StrEnum):
-    SELF = "self"
-    SPOUSE = "spouse"
-    CHILD = "child"
-    PARENT = "parent"
-    OTHER = "other"
-
-
-class ResidenceType(StrEnum):
-    REGISTERED = "registered"
-    RESIDENT = "resident"
-    MIGRANT = "migrant"
-
-
-class Tenure(StrEnum):
-    OWNER = "owner"
-    TENANT = "tenant"
-
-
-class CareTag(StrEnum):
-    ELDERLY = "elderly"  # derived from the ID number, never imported
-    CHILD = "child"  # derived from the ID number, never imported
-    LIVING_ALONE = "living_alone"
-    DISABLED = "disabled"
-    PARTY_MEMBER = "party_member"
-    VETERAN = "veteran"
-    KEY_GROUP = "key_group"
-
-
 # The Chinese word for each value, as the dropdown and the explanation sheet show it.
-RELATION_LABELS: Final[Mapping[RelationToHead, str]] = {
-    RelationToHead.SELF: "户主",
-    RelationToHead.SPOUSE: "配偶",
-    RelationToHead.CHILD: "子女",
-    RelationToHead.PARENT: "父母",
-    RelationToHead.OTHER: "其他",
+RELATION_LABELS: Final[Mapping[Relation, str]] = {
+    Relation.SELF: "户主",
+    Relation.SPOUSE: "配偶",
+    Relation.CHILD: "子女",
+    Relation.PARENT: "父母",
+    Relation.OTHER: "其他",
 }
 RESIDENCE_TYPE_LABELS: Final[Mapping[ResidenceType, str]] = {
     ResidenceType.REGISTERED: "户籍",
@@ -106,13 +79,13 @@ def _accepted(labels: Mapping[_E, str], aliases: Mapping[str, _E]) -> Mapping[st
 RELATION_VALUES: Final = _accepted(
     RELATION_LABELS,
     {
-        "本人": RelationToHead.SELF,
-        "妻子": RelationToHead.SPOUSE,
-        "丈夫": RelationToHead.SPOUSE,
-        "儿子": RelationToHead.CHILD,
-        "女儿": RelationToHead.CHILD,
-        "父亲": RelationToHead.PARENT,
-        "母亲": RelationToHead.PARENT,
+        "本人": Relation.SELF,
+        "妻子": Relation.SPOUSE,
+        "丈夫": Relation.SPOUSE,
+        "儿子": Relation.CHILD,
+        "女儿": Relation.CHILD,
+        "父亲": Relation.PARENT,
+        "母亲": Relation.PARENT,
     },
 )
 RESIDENCE_TYPE_VALUES: Final = _accepted(
