@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from census import access
 from census.identity.codes import age_band, age_on
 from census.identity.pii import mask_id_number, mask_phone
+from census.people import lifecycle
 from census.people import service as people
 from census.people.models import Household, Resident
 from census.places import service as places
@@ -28,7 +29,7 @@ from shequ.census.v1 import census_pb2_grpc
 from shequ_kit.context import current_request_id
 from shequ_kit.errors import FieldViolation, invalid_input
 from shequ_kit.paging import page_of, page_response
-from shequ_kit.tenancy import TenantId
+from shequ_kit.tenancy import InvalidTenantIdError, TenantId, tenant_scope
 
 if TYPE_CHECKING:
     from census.app import CensusCore
@@ -342,6 +343,121 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
             principal = access.for_pii(TenantId(found.tenant_id))
             people.record_reveal(session, principal, found, request.reason, current_request_id())
             return pb.RevealResidentResponse(resident=self.resident_to_proto(found, reveal=True))
+
+    def UpdateResident(
+        self, request: pb.UpdateResidentRequest, context: Any
+    ) -> pb.UpdateResidentResponse:
+        """更正居民信息（按字段掩码，校验版本）。Correct the fields named in update_mask."""
+        principal, tenant = access.for_writing()
+        with self.core.sessions.begin() as session:
+            updated = lifecycle.update_resident(
+                session,
+                self.core.protection,
+                tenant,
+                self.topic,
+                resident_id=request.resident_id,
+                changes=self._draft(request.resident),
+                paths=list(request.update_mask.paths),
+                expected_version=request.expected_version,
+                verifier=principal.username,
+                today=self.core.today(),
+            )
+            return pb.UpdateResidentResponse(resident=self.resident_to_proto(updated))
+
+    def MoveResident(
+        self, request: pb.MoveResidentRequest, context: Any
+    ) -> pb.MoveResidentResponse:
+        """迁移：本社区换户、同街道跨社区迁移，或迁出。Move within, across the street, or away."""
+        principal, tenant = access.for_writing()
+        moved_on = parse_date(request.moved_on, "moved_on")
+        today, version = self.core.today(), request.expected_version
+        target = self._transfer_target(tenant, request.to_tenant_id)
+        if target is not None:
+            principal.require(target, *access.WRITERS)
+            street = tenant.parent
+            assert street is not None  # a community always has a street
+            with tenant_scope(street), self.core.sessions.begin() as session:
+                moved = lifecycle.transfer_within_street(
+                    session,
+                    self.core.protection,
+                    self.topic,
+                    source=tenant,
+                    target=target,
+                    resident_id=request.resident_id,
+                    to_household_id=request.to_household_id,
+                    moved_on=moved_on,
+                    expected_version=version,
+                    verifier=principal.username,
+                    today=today,
+                )
+                return pb.MoveResidentResponse(resident=self.resident_to_proto(moved))
+        with self.core.sessions.begin() as session:
+            if request.to_household_id:
+                moved = lifecycle.move_within_community(
+                    session,
+                    tenant,
+                    self.topic,
+                    request.resident_id,
+                    request.to_household_id,
+                    moved_on=moved_on,
+                    expected_version=version,
+                    today=today,
+                )
+            else:
+                moved = lifecycle.close_stay(
+                    session,
+                    tenant,
+                    self.topic,
+                    request.resident_id,
+                    reason="迁出",
+                    moved_away=True,
+                    moved_on=moved_on,
+                    expected_version=version,
+                    today=today,
+                )
+            return pb.MoveResidentResponse(resident=self.resident_to_proto(moved))
+
+    def RemoveResident(
+        self, request: pb.RemoveResidentRequest, context: Any
+    ) -> pb.RemoveResidentResponse:
+        """删除错误记录（须理由，保留历史）。Close a wrong record, with its reason kept."""
+        _, tenant = access.for_writing()
+        with self.core.sessions.begin() as session:
+            lifecycle.close_stay(
+                session,
+                tenant,
+                self.topic,
+                request.resident_id,
+                reason=request.reason,
+                moved_away=False,
+                moved_on=None,
+                expected_version=request.expected_version,
+                today=self.core.today(),
+            )
+        return pb.RemoveResidentResponse()
+
+    @staticmethod
+    def _transfer_target(tenant: TenantId, to_tenant_id: str) -> TenantId | None:
+        """The other community of a street-level transfer, or None for a move within."""
+        if not to_tenant_id or to_tenant_id == tenant.value:
+            return None
+        try:
+            target = TenantId.parse(to_tenant_id)
+        except InvalidTenantIdError as error:
+            raise invalid_input(
+                "census.to_tenant_invalid",
+                "目标社区编号不正确",
+                str(error),
+                FieldViolation("to_tenant_id", str(error)),
+            ) from error
+        if not target.is_community or target.parent != tenant.parent:
+            raise invalid_input(
+                "census.transfer_outside_street",
+                "只能在同一街道的社区之间迁移",
+                "a transfer goes to another community of the same street",
+                FieldViolation("to_tenant_id", f"a community of {tenant.parent}"),
+            )
+        return target
 
     def _draft(self, given: pb.ResidentInput) -> people.ResidentDraft:
         unknown_tags = [t for t in given.care_tags if not word_of(CARE_TAGS, t)]

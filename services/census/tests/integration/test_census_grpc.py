@@ -1,7 +1,6 @@
 """The census slice built so far, through its real gRPC server with real Keycloak tokens."""
 
-from collections.abc import Callable, Iterator
-from datetime import date
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -9,22 +8,17 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
-from census.__main__ import MIGRATIONS
-from census.app import CensusCore, build_server, prepare_core
-from census.config import CensusSettings
+from census.app import CensusCore
 from census.identity.codes import id_check_character
 from census.models import outbox
 from census.people.models import PiiReveal
 from shequ.census.v1 import census_pb2 as pb
-from shequ.census.v1 import census_pb2_grpc, events_pb2
+from shequ.census.v1 import events_pb2
 from shequ.common.v1 import paging_pb2
 from shequ_infra import LocalInfrastructure
-from shequ_infra.processes import free_port
 from shequ_kit.db import system_scope
 from shequ_kit.grpc_client import error_detail
-from shequ_kit.migrations import upgrade
 
-TODAY = date(2026, 11, 23)
 HUSHAN = "xiaoshan.shushan.hushan"
 XIANGYUAN = "xiaoshan.shushan.xiangyuan"
 Call = Callable[..., Any]
@@ -33,43 +27,6 @@ Call = Callable[..., Any]
 def id_number(birth: str, sequence: str = "123", area: str = "330109") -> str:
     first17 = f"{area}{birth}{sequence}"
     return first17 + id_check_character(first17)
-
-
-@pytest.fixture(scope="module")
-def core(infra: LocalInfrastructure) -> Iterator[CensusCore]:
-    settings = CensusSettings(
-        database_url=infra.postgres.dsn("census"),
-        keycloak_issuer=infra.keycloak.issuer,
-        grpc_port=free_port(),
-        kafka_bootstrap_servers=infra.kafka.bootstrap_servers,
-    )
-    upgrade(MIGRATIONS, settings.database_url)
-    with prepare_core(settings, today=lambda: TODAY) as core:
-        server = build_server(core)
-        server.start()
-        yield core
-        server.stop(grace=None)
-
-
-@pytest.fixture(scope="module")
-def stub(core: CensusCore) -> Iterator[census_pb2_grpc.CensusServiceStub]:
-    with grpc.insecure_channel(f"127.0.0.1:{core.settings.grpc_port}") as channel:
-        yield census_pb2_grpc.CensusServiceStub(channel)
-
-
-@pytest.fixture(scope="module")
-def call(stub: census_pb2_grpc.CensusServiceStub, infra: LocalInfrastructure) -> Call:
-    tokens: dict[str, str] = {}
-
-    def invoke(
-        method: str, request: Any, *, user: str = "hushan-staff", tenant: str = HUSHAN
-    ) -> Any:
-        if user not in tokens:
-            tokens[user] = infra.keycloak.password_grant(user, "shequ-demo")["access_token"]
-        metadata = (("authorization", f"Bearer {tokens[user]}"), ("x-tenant-id", tenant))
-        return getattr(stub, method)(request, metadata=metadata, timeout=10)
-
-    return invoke
 
 
 def refused(action: Callable[[], Any]) -> grpc.RpcError:
@@ -335,12 +292,18 @@ def test_lists_filter_and_page_through_residents(
                 )
             ),
         )
+    # Only this module's complex: other test modules share the database.
+    qinglu = next(
+        c.id for c in call("ListComplexes", pb.ListComplexesRequest()).complexes if c.name == "晴庐"
+    )
     names: list[str] = []
     token = ""
     while True:
         page = call(
             "ListResidents",
-            pb.ListResidentsRequest(page=paging_pb2.PageRequest(page_size=2, page_token=token)),
+            pb.ListResidentsRequest(
+                complex_id=qinglu, page=paging_pb2.PageRequest(page_size=2, page_token=token)
+            ),
         )
         names += [r.name for r in page.residents]
         token = page.page.next_page_token
@@ -351,7 +314,10 @@ def test_lists_filter_and_page_through_residents(
 
     def names_where(**criteria: Any) -> set[str]:
         return {
-            r.name for r in call("ListResidents", pb.ListResidentsRequest(**criteria)).residents
+            r.name
+            for r in call(
+                "ListResidents", pb.ListResidentsRequest(complex_id=qinglu, **criteria)
+            ).residents
         }
 
     assert names_where(care_tag=pb.CARE_TAG_ELDERLY) == {"王秀英"}

@@ -71,6 +71,8 @@ class Resident(Record, Base):
     tenure: Mapped[str] = mapped_column(String(10))
     moved_in_on: Mapped[date | None] = mapped_column(Date)
     moved_out_on: Mapped[date | None] = mapped_column(Date)
+    # Why the stay ended: moved to another community, moved away, or a wrong record removed.
+    left_reason: Mapped[str | None] = mapped_column(Text)
     care_tags: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list)
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(30)), default=list)
 

@@ -223,6 +223,72 @@ def _clean_tags(draft: ResidentDraft) -> tuple[frozenset[str], list[str]]:
     return draft.care_tags, tags
 
 
+def validated_columns(
+    session: Session,
+    protection: Protection,
+    tenant: TenantId,
+    draft: ResidentDraft,
+    household: Household,
+    *,
+    today: date,
+    resident_id: uuid.UUID | None = None,
+) -> dict[str, object]:
+    """The resident's columns from ``draft``, or the first problem as a field-named error.
+
+    ``resident_id`` names the record being changed, so it is not its own duplicate or head.
+    """
+    identity = parse_id_number(draft.id_number, today=today)
+    phone = parse_mobile(draft.phone) if draft.phone.strip() else None
+    if draft.moved_in_on is not None and draft.moved_in_on > today:
+        raise invalid_input(
+            "census.moved_in_on_future",
+            "入住日期不能晚于今天",
+            "moved_in_on is in the future",
+            FieldViolation("moved_in_on", "future"),
+        )
+    care_tags, tags = _clean_tags(draft)
+    relation = _one_of(draft.relation_to_head, RELATIONS, "relation_to_head", "与户主关系")
+    if relation == "self" and household.head_resident_id not in (None, resident_id):
+        raise invalid_input(
+            "census.household_has_head",
+            "该户已有户主",
+            "the household already has a head",
+            FieldViolation("relation_to_head", "the household has a head"),
+        )
+    id_number_hash = protection.hasher.hash_id_number(identity.number)
+    duplicate = session.scalar(
+        select(Resident.id).where(
+            Resident.id_number_hash == id_number_hash,
+            Resident.moved_out_on.is_(None),
+            Resident.tenant_id == tenant.value,
+        )
+    )
+    if duplicate is not None and duplicate != resident_id:
+        raise already_exists(
+            "census.duplicate_id_number",
+            "该身份证号已在本社区登记",
+            "a resident with this ID number is already registered",
+            "id_number",
+        )
+    cipher = protection.cipher
+    return {
+        "name": required_text(draft.name, "name", "姓名", 50),
+        "id_number_cipher": cipher.encrypt(identity.number, tenant_id=tenant, field="id_number"),
+        "id_number_hash": id_number_hash,
+        "phone_cipher": cipher.encrypt(phone, tenant_id=tenant, field="phone") if phone else None,
+        "sex": identity.sex.value,
+        "birth_date": identity.birth_date,
+        "relation_to_head": relation,
+        "residence_type": _one_of(
+            draft.residence_type, RESIDENCE_TYPES, "residence_type", "户籍类型"
+        ),
+        "tenure": _one_of(draft.tenure, TENURES, "tenure", "是否租住"),
+        "moved_in_on": draft.moved_in_on,
+        "care_tags": derived_care_tags(identity.birth_date, today, care_tags),
+        "tags": tags,
+    }
+
+
 def create_resident(
     session: Session,
     protection: Protection,
@@ -235,62 +301,18 @@ def create_resident(
 ) -> Resident:
     """Register a resident; nothing is written unless every field is valid."""
     household = get_household(session, draft.household_id)
-    identity = parse_id_number(draft.id_number, today=today)
-    phone = parse_mobile(draft.phone) if draft.phone.strip() else None
-    if draft.moved_in_on is not None and draft.moved_in_on > today:
-        raise invalid_input(
-            "census.moved_in_on_future",
-            "入住日期不能晚于今天",
-            "moved_in_on is in the future",
-            FieldViolation("moved_in_on", "future"),
-        )
-    care_tags, tags = _clean_tags(draft)
-    relation = _one_of(draft.relation_to_head, RELATIONS, "relation_to_head", "与户主关系")
-    if relation == "self" and household.head_resident_id is not None:
-        raise invalid_input(
-            "census.household_has_head",
-            "该户已有户主",
-            "the household already has a head",
-            FieldViolation("relation_to_head", "the household has a head"),
-        )
     resident = Resident(
         household_id=household.id,
         dwelling_id=household.dwelling_id,
         building_id=household.building_id,
         complex_id=household.complex_id,
-        name=required_text(draft.name, "name", "姓名", 50),
-        id_number_cipher=protection.cipher.encrypt(
-            identity.number, tenant_id=tenant, field="id_number"
-        ),
-        id_number_hash=protection.hasher.hash_id_number(identity.number),
-        phone_cipher=protection.cipher.encrypt(phone, tenant_id=tenant, field="phone")
-        if phone
-        else None,
-        sex=identity.sex.value,
-        birth_date=identity.birth_date,
-        relation_to_head=relation,
-        residence_type=_one_of(draft.residence_type, RESIDENCE_TYPES, "residence_type", "户籍类型"),
-        tenure=_one_of(draft.tenure, TENURES, "tenure", "是否租住"),
-        moved_in_on=draft.moved_in_on,
-        care_tags=derived_care_tags(identity.birth_date, today, care_tags),
-        tags=tags,
         verified_on=draft.verified_on or today,
         verified_by=verifier,
+        **validated_columns(session, protection, tenant, draft, household, today=today),
     )
-    if session.scalar(
-        select(Resident.id).where(
-            Resident.id_number_hash == resident.id_number_hash, Resident.moved_out_on.is_(None)
-        )
-    ):
-        raise already_exists(
-            "census.duplicate_id_number",
-            "该身份证号已在本社区登记",
-            "a resident with this ID number is already registered",
-            "id_number",
-        )
     session.add(resident)
     session.flush()
-    if relation == "self":
+    if resident.relation_to_head == "self":
         household.head_resident_id = resident.id
     publish(
         session,
