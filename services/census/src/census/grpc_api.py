@@ -4,12 +4,14 @@ domain and converts the answer. RPCs not listed here are not built yet and answe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from census import access
 from census.identity.codes import age_band, age_on
 from census.identity.pii import mask_id_number, mask_phone
+from census.imports.service import import_residents
 from census.people import lifecycle
 from census.people import service as people
 from census.people.models import Household, Resident
@@ -35,6 +37,37 @@ if TYPE_CHECKING:
     from census.app import CensusCore
 
 SERVICE_NAME = "shequ.census.v1.CensusService"
+MAX_IMPORT_BYTES = 64 * 1024 * 1024  # ~300,000 rows of CSV; larger files are split by staff
+FORMATS = {pb.IMPORT_FORMAT_XLSX: "xlsx", pb.IMPORT_FORMAT_CSV: "csv"}
+
+
+def receive_file(
+    messages: Iterator[pb.ImportResidentsRequest],
+) -> tuple[pb.ImportHeader, bytes]:
+    """The header (first message) and the file's bytes, refusing files over the cap."""
+    header: pb.ImportHeader | None = None
+    chunks: list[bytes] = []
+    size = 0
+    for message in messages:
+        if header is None:
+            header = message.header
+        size += len(message.chunk)
+        if size > MAX_IMPORT_BYTES:
+            raise invalid_input(
+                "census.import_too_large",
+                "文件过大（上限 64 MB），请拆分后导入",
+                "the file exceeds 64 MB; split it",
+                FieldViolation("chunk", "at most 64 MB in all"),
+            )
+        chunks.append(message.chunk)
+    if header is None or header.format not in FORMATS:
+        raise invalid_input(
+            "census.import_header",
+            "请先说明文件名与格式（xlsx 或 csv）",
+            "the first message must carry the header with format xlsx or csv",
+            FieldViolation("header.format", "xlsx or csv"),
+        )
+    return header, b"".join(chunks)
 
 
 def parse_date(value: str, field: str) -> date | None:
@@ -435,6 +468,38 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
                 today=self.core.today(),
             )
         return pb.RemoveResidentResponse()
+
+    def ImportResidents(
+        self, request_iterator: Iterator[pb.ImportResidentsRequest], context: Any
+    ) -> pb.ImportResidentsResponse:
+        """导入居民（xlsx/csv 分块上传），逐行报告错误。Import residents, row-level report."""
+        principal, tenant = access.for_writing()
+        header, data = receive_file(request_iterator)
+        with self.core.sessions.begin() as session:
+            outcome = import_residents(
+                session,
+                self.core.protection,
+                tenant,
+                self.topic,
+                data,
+                file_name=header.file_name,
+                file_format=FORMATS[header.format],
+                strict=header.strict,
+                actor=principal.username,
+                today=self.core.today(),
+            )
+        return pb.ImportResidentsResponse(
+            import_id=str(outcome.import_id),
+            rows_total=outcome.rows_total,
+            rows_imported=outcome.rows_imported,
+            already_imported=outcome.already_imported,
+            rejected=[
+                pb.RowError(
+                    row=p.row, column=p.column, message_zh=p.message_zh, message_en=p.message_en
+                )
+                for p in outcome.rejected
+            ],
+        )
 
     @staticmethod
     def _transfer_target(tenant: TenantId, to_tenant_id: str) -> TenantId | None:

@@ -1,3 +1,4 @@
+from census.imports import models as _imports  # noqa: F401 - registers the tables
 from census.models import metadata
 from census.people import models as _people  # noqa: F401 - registers the tables
 from census.places import models as _places  # noqa: F401
