@@ -1,4 +1,4 @@
-"""Wires settings → engine, token verifier, directory → the FastAPI application."""
+"""Wires settings → engine, token verifier, directory, service stubs → the FastAPI application."""
 
 from __future__ import annotations
 
@@ -13,13 +13,16 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import me, ops
+from gateway.census import views as census
 from gateway.config import GatewaySettings
 from gateway.directory import KeycloakDirectory
 from gateway.members import views as members
 from gateway.problems import install_problem_handlers
 from gateway.tenants import views as tenants
+from shequ.census.v1 import census_pb2_grpc
 from shequ_kit.context import call_context, new_request_id
 from shequ_kit.db import make_engine, tenant_sessionmaker
+from shequ_kit.grpc_client import make_channel
 from shequ_kit.tokens import TokenVerifier
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -32,11 +35,14 @@ class GatewayCore:
     sessions: sessionmaker[Session]
     verifier: TokenVerifier
     directory: KeycloakDirectory
+    census: census_pb2_grpc.CensusServiceStub
 
 
 @contextmanager
 def prepare_core(settings: GatewaySettings) -> Iterator[GatewayCore]:
-    """Everything the gateway holds open; closed on exit."""
+    """Everything the gateway holds open; closed on exit. Nothing connects here: the engine,
+    the HTTP client and the gRPC channels connect on first use."""
+    census_channel = make_channel(settings.census_target, default_timeout_s=settings.grpc_timeout_s)
     engine = make_engine(settings.database_url)
     http = httpx.Client(timeout=settings.outbound_timeout_s)
     try:
@@ -54,8 +60,10 @@ def prepare_core(settings: GatewaySettings) -> Iterator[GatewayCore]:
                 client_secret=settings.keycloak_client_secret.get_secret_value(),
                 timeout_s=settings.outbound_timeout_s,
             ),
+            census=census_pb2_grpc.CensusServiceStub(census_channel),
         )
     finally:
+        census_channel.close()
         http.close()
         engine.dispose()
 
@@ -82,6 +90,6 @@ def create_app(core: GatewayCore) -> FastAPI:
         response.headers["X-Request-ID"] = rid
         return response
 
-    for router in (ops.router, me.router, tenants.router, members.router):
+    for router in (ops.router, me.router, tenants.router, members.router, census.router):
         app.include_router(router)
     return app

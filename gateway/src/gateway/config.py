@@ -24,6 +24,10 @@ class GatewaySettings(ShequSettings):
     keycloak_client_secret: SecretStr = SecretStr("local-dev-gateway-secret")
     # Bounds on every outbound call the gateway makes.
     outbound_timeout_s: float = 5.0
+    # The services behind the public API (gRPC, plaintext inside the cluster) and the deadline
+    # of each call to them.
+    census_target: str = "127.0.0.1:50051"
+    grpc_timeout_s: float = 5.0
 
     @property
     def issuer(self) -> str:

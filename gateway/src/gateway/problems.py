@@ -1,14 +1,19 @@
 """RFC 9457 problem+json for every error the gateway answers, through one table.
 
-Domain errors (``ErrorKind``) and request validation errors become problem documents with the
-stable ``code``, the Chinese ``detail`` first and ``detail_en`` beside it, and the request id.
+The services' answers (a failed gRPC call: status + ``shequ.common.v1.ErrorDetail``), the
+gateway's own domain errors (``ErrorKind``) and request validation errors become problem
+documents with the stable ``code``, the Chinese ``detail`` first and ``detail_en`` beside it,
+the fields at fault and the request id.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
 
+import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -16,20 +21,34 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shequ_kit.context import current_request_id
 from shequ_kit.errors import DomainError, ErrorKind
+from shequ_kit.grpc_client import error_detail
+from shequ_kit.grpc_server import GRPC_STATUS_OF_ERROR_KIND
 
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger(__name__)
 
-# The one table: domain error kind → HTTP status.
-STATUS_OF: dict[ErrorKind, int] = {
-    ErrorKind.INVALID_INPUT: 422,
-    ErrorKind.NOT_FOUND: 404,
-    ErrorKind.ALREADY_EXISTS: 409,
-    ErrorKind.CONFLICT: 409,
-    ErrorKind.UNAUTHENTICATED: 401,
-    ErrorKind.PERMISSION_DENIED: 403,
-    ErrorKind.UNAVAILABLE: 503,
-}
+# The one table: gRPC status of a service's answer → HTTP status. Statuses not listed (UNKNOWN,
+# INTERNAL, DATA_LOSS, CANCELLED, …) are the service's fault or ours: 502, in generic words.
+HTTP_STATUS_OF_GRPC: Final[Mapping[grpc.StatusCode, int]] = MappingProxyType(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT: 422,
+        grpc.StatusCode.NOT_FOUND: 404,
+        grpc.StatusCode.ALREADY_EXISTS: 409,
+        grpc.StatusCode.FAILED_PRECONDITION: 409,
+        grpc.StatusCode.ABORTED: 409,
+        grpc.StatusCode.UNAUTHENTICATED: 401,
+        grpc.StatusCode.PERMISSION_DENIED: 403,
+        grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+        grpc.StatusCode.UNIMPLEMENTED: 501,
+        grpc.StatusCode.UNAVAILABLE: 503,
+        grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    }
+)
+SERVICE_FAULT = 502
+# The gateway's own domain errors cross the same table: kind → gRPC status is the kit's.
+STATUS_OF: Final[Mapping[ErrorKind, int]] = MappingProxyType(
+    {kind: HTTP_STATUS_OF_GRPC[code] for kind, code in GRPC_STATUS_OF_ERROR_KIND.items()}
+)
 TITLES: dict[int, str] = {
     400: "请求格式错误 Bad request",
     401: "未登录或登录已失效 Unauthenticated",
@@ -41,9 +60,39 @@ TITLES: dict[int, str] = {
     415: "不支持的内容类型 Unsupported media type",
     422: "输入有误 Invalid input",
     429: "请求过于频繁 Too many requests",
+    500: "服务内部错误 Internal error",
+    501: "功能尚未建成 Not implemented",
+    502: "后台服务出错 Bad gateway",
     503: "服务暂不可用 Service unavailable",
+    504: "后台服务超时 Gateway timeout",
 }
 RETRY_AFTER_S = "5"
+# What a failed call says when the service gave no ErrorDetail, or when its words must not
+# reach the caller (502: an unexpected failure may describe internals).
+_GENERIC_WORDS: Final[Mapping[int, tuple[str, str, str]]] = MappingProxyType(
+    {
+        501: (
+            "service.not_implemented",
+            "该功能尚未建成，敬请期待",
+            "this operation is not built yet",
+        ),
+        502: (
+            "service.failed",
+            "后台服务出错，请稍后重试或联系运维",
+            "a backing service failed; the request id identifies it in the logs",
+        ),
+        503: (
+            "service.unavailable",
+            "服务暂不可用，请稍后重试",
+            "a backing service is unavailable; retry later",
+        ),
+        504: (
+            "service.timeout",
+            "后台服务响应超时，请稍后重试",
+            "a backing service did not answer in time; retry later",
+        ),
+    }
+)
 
 
 def problem(
@@ -94,6 +143,37 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+async def _rpc_error(request: Request, error: Exception) -> JSONResponse:
+    """A service's refusal in its own words (``ErrorDetail``); transport failures and
+    unexpected statuses in generic ones. Status messages and debug strings stay in the log."""
+    assert isinstance(error, grpc.RpcError)
+    code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
+    status = HTTP_STATUS_OF_GRPC.get(code, SERVICE_FAULT)
+    detail = error_detail(error) if status != SERVICE_FAULT else None
+    if status >= 500:
+        message = error.details() if isinstance(error, grpc.Call) else None
+        log.warning("service call failed: %s %s", code.name, message)
+    if detail is None:
+        generic_code, zh, en = _generic_words(status, code)
+        return problem(request, status, code=generic_code, detail=zh, detail_en=en)
+    return problem(
+        request,
+        status,
+        code=detail.code,
+        detail=detail.message_zh,
+        detail_en=detail.message_en,
+        errors=[{"field": v.field, "detail": v.description} for v in detail.field_violations],
+        params=dict(detail.params),
+    )
+
+
+def _generic_words(status: int, code: grpc.StatusCode) -> tuple[str, str, str]:
+    if status in _GENERIC_WORDS:
+        return _GENERIC_WORDS[status]
+    zh, _, en = TITLES[status].partition(" ")
+    return f"service.{code.name.lower()}", zh, en
+
+
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     violations = [
@@ -135,6 +215,7 @@ async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(grpc.RpcError, _rpc_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -379,7 +379,7 @@ class _TranslateErrors(_CallScopeInterceptor):
             _abort(context, rich_status_of(error))
         # The boundary where unexpected errors become INTERNAL, so it must catch them all.
         except Exception as error:
-            if _is_abort(error, context):
+            if _is_abort(error, context) or _is_unimplemented(error, context):
                 raise
             _LOG.exception("unexpected error in %s", method, extra={"fields": {"method": method}})
             request_id = current_request_id() or "-"
@@ -395,6 +395,14 @@ class _TranslateErrors(_CallScopeInterceptor):
 def _is_abort(error: Exception, context: grpc.ServicerContext) -> bool:
     """True for the bare ``Exception()`` that ``context.abort`` raises after setting a code."""
     return type(error) is Exception and not error.args and context.code() is not None
+
+
+def _is_unimplemented(error: Exception, context: grpc.ServicerContext) -> bool:
+    """The generated base servicer's answer for an RPC not built yet: it sets UNIMPLEMENTED
+    and raises NotImplementedError, which grpc turns into that status. Not an internal error."""
+    return isinstance(error, NotImplementedError) and (
+        context.code() is grpc.StatusCode.UNIMPLEMENTED
+    )
 
 
 def _abort(context: grpc.ServicerContext, status: grpc.Status) -> NoReturn:

@@ -32,6 +32,29 @@ def encode_token(sort_key: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(sort_key, default=str).encode()).decode()
 
 
+def _foreign_token() -> Exception:
+    return invalid_input(
+        "paging.page_token",
+        "分页标记无效，请从第一页重新开始",
+        "page_token is not one this server issued",
+        FieldViolation("page.page_token", "not a token from a previous page"),
+    )
+
+
+def sort_key(page: Page, *kinds: Callable[[Any], Any]) -> tuple[Any, ...] | None:
+    """The previous page's sort key, each part converted by ``kinds`` (e.g. ``str``,
+    ``uuid.UUID``); None on the first page. A decodable token whose key does not fit is refused
+    like any token this server did not issue."""
+    if page.after is None:
+        return None
+    if len(page.after) != len(kinds):
+        raise _foreign_token()
+    try:
+        return tuple(kind(part) for kind, part in zip(kinds, page.after, strict=True))
+    except (ValueError, TypeError, AttributeError) as error:
+        raise _foreign_token() from error
+
+
 def page_of(request: paging_pb2.PageRequest) -> Page:
     """The page a request asks for; a bad size or a token we did not issue is a clear error."""
     if request.page_size < 0:

@@ -115,6 +115,12 @@ class Probe:
         for _ in requests:
             yield TenantRef(tenant_id=require_tenant().value)
 
+    def unbuilt(self, request: TenantRef, context: grpc.ServicerContext) -> TenantRef:
+        # Exactly what a protoc-generated base servicer does for an RPC nobody implemented.
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details("Method not implemented!")
+        raise NotImplementedError("Method not implemented!")
+
     def register(self, server: grpc.Server) -> None:
         codecs: dict[str, Any] = {
             "request_deserializer": TenantRef.FromString,
@@ -126,6 +132,7 @@ class Probe:
             "Fail": grpc.unary_unary_rpc_method_handler(self.fail, **codecs),
             "Crash": grpc.unary_unary_rpc_method_handler(self.crash, **codecs),
             "Refuse": grpc.unary_unary_rpc_method_handler(self.refuse, **codecs),
+            "Unbuilt": grpc.unary_unary_rpc_method_handler(self.unbuilt, **codecs),
             "Count": grpc.unary_stream_rpc_method_handler(self.count, **codecs),
             "Endless": grpc.unary_stream_rpc_method_handler(self.endless, **codecs),
             "Join": grpc.stream_unary_rpc_method_handler(self.join, **codecs),
@@ -530,6 +537,14 @@ def test_status_the_handler_aborts_with_passes_through_unchanged(
     assert error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert error.details() == "slow down"
     assert ("x-request-id", "req-refuse") in error.trailing_metadata()
+
+
+def test_an_rpc_not_built_yet_answers_unimplemented_not_internal(
+    channel: grpc.Channel, token_of: Callable[[str], str]
+) -> None:
+    error = failure_of(lambda: who_am_i(channel, auth(token_of("hushan-staff")), name="Unbuilt"))
+
+    assert error.code() is grpc.StatusCode.UNIMPLEMENTED
 
 
 def rpc_count(name: str, code: str) -> float:

@@ -1,8 +1,17 @@
+import uuid
+
 import pytest
 
 from shequ.common.v1 import paging_pb2
 from shequ_kit.errors import DomainError
-from shequ_kit.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, encode_token, page_of, page_response
+from shequ_kit.paging import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    encode_token,
+    page_of,
+    page_response,
+    sort_key,
+)
 
 
 def test_first_page_uses_the_default_size_and_caps_large_requests() -> None:
@@ -34,3 +43,18 @@ def test_a_token_we_did_not_issue_is_a_clear_error(token: str) -> None:
 def test_a_negative_page_size_is_refused() -> None:
     with pytest.raises(DomainError):
         page_of(paging_pb2.PageRequest(page_size=-1))
+
+
+def test_the_sort_key_comes_back_typed() -> None:
+    key = uuid.uuid4()
+    page = page_of(paging_pb2.PageRequest(page_token=encode_token(["湖山", str(key)])))
+    assert sort_key(page, str, uuid.UUID) == ("湖山", key)
+    assert sort_key(page_of(paging_pb2.PageRequest()), str, uuid.UUID) is None
+
+
+@pytest.mark.parametrize("forged", [["湖山", "not-a-uuid"], ["only-one"], ["a", "b", "c"]])
+def test_a_decodable_token_whose_key_does_not_fit_is_refused(forged: list[str]) -> None:
+    page = page_of(paging_pb2.PageRequest(page_token=encode_token(forged)))
+    with pytest.raises(DomainError) as failure:
+        sort_key(page, str, uuid.UUID)
+    assert failure.value.code == "paging.page_token"

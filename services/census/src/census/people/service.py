@@ -33,7 +33,7 @@ from shequ.census.v1 import events_pb2
 from shequ.common.v1 import tenant_pb2
 from shequ_kit.errors import FieldViolation, invalid_input, not_found
 from shequ_kit.outbox import publish
-from shequ_kit.paging import Page
+from shequ_kit.paging import Page, sort_key
 from shequ_kit.tenancy import TenantId
 from shequ_kit.tokens import Principal
 
@@ -179,8 +179,8 @@ def list_households(session: Session, building_id: str, page: Page) -> Sequence[
     query = select(Household).order_by(Household.id)
     if building_id:
         query = query.where(Household.building_id == parse_uuid(building_id, "building_id"))
-    if page.after:
-        query = query.where(Household.id > uuid.UUID(page.after[0]))
+    if (after := sort_key(page, uuid.UUID)) is not None:
+        query = query.where(Household.id > after[0])
     return session.scalars(query.limit(page.size + 1)).all()
 
 
@@ -393,10 +393,8 @@ def list_residents(
     query = _filtered(select(Resident), protection, criteria, today).order_by(
         Resident.name, Resident.id
     )
-    if page.after:
-        query = query.where(
-            tuple_(Resident.name, Resident.id) > (page.after[0], uuid.UUID(page.after[1]))
-        )
+    if (after := sort_key(page, str, uuid.UUID)) is not None:
+        query = query.where(tuple_(Resident.name, Resident.id) > after)
     return session.scalars(query.limit(page.size + 1)).all()
 
 

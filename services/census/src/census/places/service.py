@@ -15,7 +15,7 @@ from shequ.census.v1 import events_pb2
 from shequ.common.v1 import tenant_pb2
 from shequ_kit.errors import DomainError, ErrorKind, FieldViolation, invalid_input, not_found
 from shequ_kit.outbox import Event, publish
-from shequ_kit.paging import Page
+from shequ_kit.paging import Page, sort_key
 from shequ_kit.tenancy import TenantId
 
 SOURCE = "/shequ/census"
@@ -100,10 +100,8 @@ def get_complex(session: Session, complex_id: str, field: str = "complex_id") ->
 
 def list_complexes(session: Session, page: Page) -> Sequence[Complex]:
     query = select(Complex).order_by(Complex.name, Complex.id).limit(page.size + 1)
-    if page.after:
-        query = query.where(
-            tuple_(Complex.name, Complex.id) > (page.after[0], uuid.UUID(page.after[1]))
-        )
+    if (after := sort_key(page, str, uuid.UUID)) is not None:
+        query = query.where(tuple_(Complex.name, Complex.id) > after)
     return session.scalars(query).all()
 
 
@@ -167,11 +165,8 @@ def list_buildings(session: Session, complex_id: str, page: Page) -> Sequence[Bu
     query = select(Building).order_by(Building.complex_id, Building.number, Building.id)
     if complex_id:
         query = query.where(Building.complex_id == get_complex(session, complex_id).id)
-    if page.after:
-        query = query.where(
-            tuple_(Building.complex_id, Building.number, Building.id)
-            > (uuid.UUID(page.after[0]), page.after[1], uuid.UUID(page.after[2]))
-        )
+    if (after := sort_key(page, uuid.UUID, str, uuid.UUID)) is not None:
+        query = query.where(tuple_(Building.complex_id, Building.number, Building.id) > after)
     return session.scalars(query.limit(page.size + 1)).all()
 
 
@@ -241,9 +236,6 @@ def list_dwellings(session: Session, building_id: str, page: Page) -> Sequence[D
         .where(Dwelling.building_id == building.id)
         .order_by(Dwelling.unit_id, Dwelling.room, Dwelling.id)
     )
-    if page.after:
-        query = query.where(
-            tuple_(Dwelling.unit_id, Dwelling.room, Dwelling.id)
-            > (uuid.UUID(page.after[0]), page.after[1], uuid.UUID(page.after[2]))
-        )
+    if (after := sort_key(page, uuid.UUID, str, uuid.UUID)) is not None:
+        query = query.where(tuple_(Dwelling.unit_id, Dwelling.room, Dwelling.id) > after)
     return session.scalars(query.limit(page.size + 1)).all()

@@ -1,0 +1,1 @@
+"""The census behind /api/v1/tenants/{tenant}/…: REST in front of the census gRPC service."""

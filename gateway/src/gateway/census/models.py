@@ -1,0 +1,409 @@
+"""The census records as REST shows them, and their conversion from and to the proto messages.
+
+Requests convert with ``to_proto()``, responses with ``of(message)``. Enums travel as lower-case
+words derived from the proto value names (``RESIDENCE_TYPE_MIGRANT`` → ``"migrant"``), dates
+as ``YYYY-MM-DD`` (Asia/Shanghai, as the census keeps them), absent values as null.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, Field, GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
+
+from shequ.census.v1 import census_pb2 as pb
+
+if TYPE_CHECKING:
+    from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper
+
+V = TypeVar("V", bound=int)
+T = TypeVar("T")
+
+
+class ProtoEnumWords(Generic[V]):
+    """The words of one proto enum: each value's name without the enum's prefix, lower-case
+    (``RESIDENCE_TYPE_MIGRANT`` → ``"migrant"``, ``AGE_BAND_60_79`` → ``"60_79"``).
+
+    ``UNSPECIFIED`` (0) has no word: a request leaves the field out, a response says null. As
+    pydantic metadata (``Annotated[str, RESIDENCE_TYPES]``) the schema lists the words and
+    validation refuses any other.
+    """
+
+    def __init__(self, enum: _EnumTypeWrapper[V]) -> None:
+        prefix = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", enum.DESCRIPTOR.name).upper() + "_"
+        numbers: dict[str, V] = {}
+        unspecified: V | None = None
+        for name, number in enum.items():
+            if not name.startswith(prefix):
+                raise ValueError(f"{name} does not start with its enum's prefix {prefix}")
+            if number == 0:
+                unspecified = number
+            else:
+                numbers[name.removeprefix(prefix).lower()] = number
+        if unspecified is None:
+            raise ValueError(f"{enum.DESCRIPTOR.name} has no value 0 (UNSPECIFIED)")
+        self.name = enum.DESCRIPTOR.name
+        self.unspecified: V = unspecified
+        self._number_of = numbers
+        self._word_of: dict[int, str] = {number: word for word, number in numbers.items()}
+
+    def __repr__(self) -> str:
+        return f"ProtoEnumWords({self.name})"
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(self._number_of)
+
+    def word(self, number: int) -> str | None:
+        """None for UNSPECIFIED, and for a value newer than the contract this gateway knows."""
+        return self._word_of.get(number)
+
+    def number(self, word: str | None) -> V:
+        """The proto value of a (validated) word; UNSPECIFIED for None."""
+        return self.unspecified if word is None else self._number_of[word]
+
+    def __get_pydantic_core_schema__(
+        self, source_type: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.literal_schema(list(self.words))
+
+
+RESIDENCE_TYPES = ProtoEnumWords(pb.ResidenceType)
+TENURES = ProtoEnumWords(pb.Tenure)
+SEXES = ProtoEnumWords(pb.Sex)
+RELATIONS = ProtoEnumWords(pb.RelationToHead)
+CARE_TAGS = ProtoEnumWords(pb.CareTag)
+AGE_BANDS = ProtoEnumWords(pb.AgeBand)
+
+ResidenceTypeWord = Annotated[str, RESIDENCE_TYPES]
+TenureWord = Annotated[str, TENURES]
+SexWord = Annotated[str, SEXES]
+RelationWord = Annotated[str, RELATIONS]
+CareTagWord = Annotated[str, CARE_TAGS]
+AgeBandWord = Annotated[str, AGE_BANDS]
+
+
+def date_or_none(value: str) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def iso_or_empty(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+# ---- pages ----
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_page_token: str = Field(
+        description="下一页的标记，原样放入 page_token；为空表示已是最后一页。"
+        "Pass as page_token for the next page; empty on the last page."
+    )
+
+
+# ---- places ----
+
+
+class VerificationOut(BaseModel):
+    verified_on: date | None = Field(description="上次上门核实日期 Last confirmed door to door")
+    verified_by: str | None = Field(description="核实人 Who confirmed it")
+
+    @classmethod
+    def of(cls, verification: pb.Verification) -> VerificationOut:
+        return cls(
+            verified_on=date_or_none(verification.verified_on),
+            verified_by=verification.verified_by or None,
+        )
+
+
+class ComplexOut(BaseModel):
+    id: str
+    tenant_id: str = Field(examples=["xiaoshan.shushan.hushan"])
+    name: str = Field(examples=["晴庐"])
+    address: str = Field(examples=["市心北路"])
+    delivered_year: int | None = Field(examples=[2017])
+    verification: VerificationOut
+    version: int
+
+    @classmethod
+    def of(cls, complex_: pb.Complex) -> ComplexOut:
+        return cls(
+            id=complex_.id,
+            tenant_id=complex_.tenant_id,
+            name=complex_.name,
+            address=complex_.address,
+            delivered_year=complex_.delivered_year or None,
+            verification=VerificationOut.of(complex_.verification),
+            version=complex_.version,
+        )
+
+
+class ComplexPage(Page[ComplexOut]):
+    pass
+
+
+class CreateComplex(BaseModel):
+    name: str = Field(description="小区名称 Name", examples=["晴庐"])
+    address: str = Field(default="", description="地址 Address", examples=["市心北路"])
+    delivered_year: int | None = Field(
+        default=None, ge=1900, le=2100, description="交付年份 Year delivered", examples=[2017]
+    )
+
+    def to_proto(self) -> pb.CreateComplexRequest:
+        return pb.CreateComplexRequest(
+            name=self.name, address=self.address, delivered_year=self.delivered_year or 0
+        )
+
+
+class BuildingOut(BaseModel):
+    id: str
+    tenant_id: str
+    complex_id: str
+    number: str = Field(description="楼幢号，按居民的说法 As residents say it", examples=["3幢"])
+    floors: int | None = Field(examples=[18])
+    verification: VerificationOut
+    version: int
+
+    @classmethod
+    def of(cls, building: pb.Building) -> BuildingOut:
+        return cls(
+            id=building.id,
+            tenant_id=building.tenant_id,
+            complex_id=building.complex_id,
+            number=building.number,
+            floors=building.floors or None,
+            verification=VerificationOut.of(building.verification),
+            version=building.version,
+        )
+
+
+class BuildingPage(Page[BuildingOut]):
+    pass
+
+
+class BuildingDetailOut(BuildingOut):
+    households: int = Field(description="户数 Households living in it")
+    residents: int = Field(description="人数 Residents living in it")
+
+    @classmethod
+    def of_reply(cls, reply: pb.GetBuildingResponse) -> BuildingDetailOut:
+        return cls(
+            **BuildingOut.of(reply.building).model_dump(),
+            households=reply.households,
+            residents=reply.residents,
+        )
+
+
+class CreateBuilding(BaseModel):
+    complex_id: str
+    number: str = Field(description="楼幢号 Building number", examples=["3幢"])
+    floors: int | None = Field(default=None, ge=1, le=300, description="层数 Floors")
+
+    def to_proto(self) -> pb.CreateBuildingRequest:
+        return pb.CreateBuildingRequest(
+            complex_id=self.complex_id, number=self.number, floors=self.floors or 0
+        )
+
+
+class UnitOut(BaseModel):
+    id: str
+    tenant_id: str
+    building_id: str
+    number: str = Field(examples=["1单元"])
+
+    @classmethod
+    def of(cls, unit: pb.Unit) -> UnitOut:
+        return cls(
+            id=unit.id, tenant_id=unit.tenant_id, building_id=unit.building_id, number=unit.number
+        )
+
+
+class CreateUnit(BaseModel):
+    building_id: str
+    number: str = Field(description="单元号 Unit (stairwell) number", examples=["1单元"])
+
+    def to_proto(self) -> pb.CreateUnitRequest:
+        return pb.CreateUnitRequest(building_id=self.building_id, number=self.number)
+
+
+class DwellingOut(BaseModel):
+    id: str
+    tenant_id: str
+    unit_id: str
+    building_id: str
+    complex_id: str
+    room: str = Field(examples=["502"])
+    address: str = Field(description="完整门牌地址 Full address", examples=["晴庐3幢1单元502室"])
+
+    @classmethod
+    def of(cls, dwelling: pb.Dwelling) -> DwellingOut:
+        return cls(
+            id=dwelling.id,
+            tenant_id=dwelling.tenant_id,
+            unit_id=dwelling.unit_id,
+            building_id=dwelling.building_id,
+            complex_id=dwelling.complex_id,
+            room=dwelling.room,
+            address=dwelling.address,
+        )
+
+
+class DwellingPage(Page[DwellingOut]):
+    pass
+
+
+class CreateDwelling(BaseModel):
+    unit_id: str
+    room: str = Field(description="房号 Room", examples=["502"])
+
+    def to_proto(self) -> pb.CreateDwellingRequest:
+        return pb.CreateDwellingRequest(unit_id=self.unit_id, room=self.room)
+
+
+# ---- households and residents ----
+
+
+class HouseholdOut(BaseModel):
+    id: str
+    tenant_id: str
+    dwelling_id: str
+    head_resident_id: str | None = Field(description="户主 The head, once registered")
+    tenure: TenureWord | None = Field(description="自有或租住 Owner or tenant")
+    size: int = Field(description="人数 Residents in the household")
+    verification: VerificationOut
+    version: int
+
+    @classmethod
+    def of(cls, household: pb.Household) -> HouseholdOut:
+        return cls(
+            id=household.id,
+            tenant_id=household.tenant_id,
+            dwelling_id=household.dwelling_id,
+            head_resident_id=household.head_resident_id or None,
+            tenure=TENURES.word(household.tenure),
+            size=household.size,
+            verification=VerificationOut.of(household.verification),
+            version=household.version,
+        )
+
+
+class HouseholdPage(Page[HouseholdOut]):
+    pass
+
+
+class CreateHousehold(BaseModel):
+    dwelling_id: str
+    tenure: TenureWord = Field(description="自有或租住 Owner or tenant", examples=["owner"])
+
+    def to_proto(self) -> pb.CreateHouseholdRequest:
+        return pb.CreateHouseholdRequest(
+            dwelling_id=self.dwelling_id, tenure=TENURES.number(self.tenure)
+        )
+
+
+class ResidentOut(BaseModel):
+    """身份证号、手机号默认脱敏；pii_masked 为 false 时是经审计的查看结果。
+    ID number and phone are masked unless this is an audited reveal (pii_masked false)."""
+
+    id: str
+    tenant_id: str
+    household_id: str
+    dwelling_id: str
+    name: str = Field(examples=["王秀英"])
+    id_number: str = Field(examples=["330109**********39"])
+    phone: str | None = Field(examples=["138****5678"])
+    pii_masked: bool
+    sex: SexWord | None
+    birth_date: date | None
+    age_band: AgeBandWord | None
+    relation_to_head: RelationWord | None
+    residence_type: ResidenceTypeWord | None
+    tenure: TenureWord | None
+    moved_in_on: date | None
+    moved_out_on: date | None
+    care_tags: list[CareTagWord]
+    tags: list[str]
+    verification: VerificationOut
+    version: int
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, resident: pb.Resident) -> ResidentOut:
+        return cls(
+            id=resident.id,
+            tenant_id=resident.tenant_id,
+            household_id=resident.household_id,
+            dwelling_id=resident.dwelling_id,
+            name=resident.name,
+            id_number=resident.id_number,
+            phone=resident.phone or None,
+            pii_masked=resident.pii_masked,
+            sex=SEXES.word(resident.sex),
+            birth_date=date_or_none(resident.birth_date),
+            age_band=AGE_BANDS.word(resident.age_band),
+            relation_to_head=RELATIONS.word(resident.relation_to_head),
+            residence_type=RESIDENCE_TYPES.word(resident.residence_type),
+            tenure=TENURES.word(resident.tenure),
+            moved_in_on=date_or_none(resident.moved_in_on),
+            moved_out_on=date_or_none(resident.moved_out_on),
+            care_tags=[w for w in map(CARE_TAGS.word, resident.care_tags) if w is not None],
+            tags=list(resident.tags),
+            verification=VerificationOut.of(resident.verification),
+            version=resident.version,
+            updated_at=resident.updated_at.ToDatetime(tzinfo=UTC)
+            if resident.HasField("updated_at")
+            else None,
+        )
+
+
+class ResidentPage(Page[ResidentOut]):
+    pass
+
+
+class CreateResident(BaseModel):
+    """性别、出生日期、年龄段及“一老一小”标签由身份证号推得。
+    Sex, birth date, age band and the elderly/child tags are derived from the ID number."""
+
+    household_id: str
+    name: str = Field(description="姓名 Name", examples=["王秀英"])
+    id_number: str = Field(description="居民身份证号 ID number", examples=["330109195003021248"])
+    phone: str | None = Field(default=None, description="手机号 Mobile", examples=["13812345678"])
+    relation_to_head: RelationWord = Field(description="与户主关系", examples=["self"])
+    residence_type: ResidenceTypeWord = Field(description="户籍类型", examples=["registered"])
+    tenure: TenureWord = Field(description="自有或租住 Owner or tenant", examples=["owner"])
+    moved_in_on: date | None = Field(default=None, description="入住日期 Moved in on")
+    care_tags: list[CareTagWord] = Field(
+        default_factory=list, description="关爱标签 Care tags", examples=[["living_alone"]]
+    )
+    tags: list[str] = Field(default_factory=list, description="其他标签 Free tags")
+    verified_on: date | None = Field(
+        default=None, description="核实日期，默认今天 Verified on (default today)"
+    )
+
+    def to_proto(self) -> pb.CreateResidentRequest:
+        return pb.CreateResidentRequest(
+            resident=pb.ResidentInput(
+                household_id=self.household_id,
+                name=self.name,
+                id_number=self.id_number,
+                phone=self.phone or "",
+                relation_to_head=RELATIONS.number(self.relation_to_head),
+                residence_type=RESIDENCE_TYPES.number(self.residence_type),
+                tenure=TENURES.number(self.tenure),
+                moved_in_on=iso_or_empty(self.moved_in_on),
+                care_tags=[CARE_TAGS.number(t) for t in self.care_tags],
+                tags=self.tags,
+                verified_on=iso_or_empty(self.verified_on),
+            )
+        )
+
+
+class RevealReason(BaseModel):
+    reason: str = Field(
+        description="查看原因，记入审计 Why the unmasked data is needed (audited)",
+        examples=["上门核实独居老人情况"],
+    )

@@ -1,0 +1,327 @@
+"""REST routes of the census: /api/v1/tenants/{tenant}/complexes, buildings, units, dwellings,
+households and residents. Each route is one call of the census gRPC service, made as the
+caller in the path's tenant; the census decides (and re-checks) who may do what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, status
+
+from gateway.census.models import (
+    AGE_BANDS,
+    CARE_TAGS,
+    RESIDENCE_TYPES,
+    AgeBandWord,
+    BuildingDetailOut,
+    BuildingOut,
+    BuildingPage,
+    CareTagWord,
+    ComplexOut,
+    ComplexPage,
+    CreateBuilding,
+    CreateComplex,
+    CreateDwelling,
+    CreateHousehold,
+    CreateResident,
+    CreateUnit,
+    DwellingOut,
+    DwellingPage,
+    HouseholdOut,
+    HouseholdPage,
+    ResidenceTypeWord,
+    ResidentOut,
+    ResidentPage,
+    RevealReason,
+    UnitOut,
+    iso_or_empty,
+)
+from gateway.security import CurrentPrincipal, TenantPath
+from shequ.census.v1 import census_pb2 as pb
+from shequ.census.v1 import census_pb2_grpc
+from shequ.common.v1 import paging_pb2
+from shequ_kit.context import (
+    AUTHORIZATION_METADATA_KEY,
+    REQUEST_ID_METADATA_KEY,
+    current_request_id,
+)
+from shequ_kit.errors import permission_denied
+from shequ_kit.paging import MAX_PAGE_SIZE
+from shequ_kit.tenancy import TENANT_METADATA_KEY
+
+router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["census 人口与房屋底数"])
+
+
+@dataclass(frozen=True)
+class CensusCall:
+    """The census stub, and what each of its calls carries for this request: ``options`` are
+    the keyword arguments of every call (caller's token, tenant, request id; the deadline)."""
+
+    stub: census_pb2_grpc.CensusServiceStub
+    options: Mapping[str, Any]
+
+
+def census_as_caller(
+    request: Request, principal: CurrentPrincipal, tenant: TenantPath
+) -> CensusCall:
+    """The census, called as the verified caller in the path's tenant.
+
+    The census verifies the token and checks tenant and role itself (zero trust); the gateway
+    still refuses a caller with no grant on the tenant before calling. The metadata is explicit
+    rather than left to the channel's context forwarding: sync endpoints run in worker threads,
+    and the principal is only known here.
+    """
+    if not principal.can_access(tenant):
+        raise permission_denied(
+            f"您在 {tenant} 没有任何权限",
+            f"you hold no role on tenant {tenant}",
+            tenant=str(tenant),
+        )
+    core = request.app.state.core
+    metadata = [
+        (AUTHORIZATION_METADATA_KEY, f"Bearer {principal.token}"),
+        (TENANT_METADATA_KEY, tenant.value),
+    ]
+    request_id = current_request_id()
+    if request_id:
+        metadata.append((REQUEST_ID_METADATA_KEY, request_id))
+    return CensusCall(
+        stub=core.census,
+        options={"metadata": tuple(metadata), "timeout": core.settings.grpc_timeout_s},
+    )
+
+
+Census = Annotated[CensusCall, Depends(census_as_caller)]
+
+
+def page_request(
+    page_size: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数 Items per page (default 50)"),
+    ] = None,
+    page_token: Annotated[
+        str | None,
+        Query(max_length=2000, description="上一页的 next_page_token; empty for the first page"),
+    ] = None,
+) -> paging_pb2.PageRequest:
+    return paging_pb2.PageRequest(page_size=page_size or 0, page_token=page_token or "")
+
+
+PageQuery = Annotated[paging_pb2.PageRequest, Depends(page_request)]
+
+
+def residents_query(  # FastAPI passes each query parameter by name
+    *,
+    page: PageQuery,
+    complex_id: Annotated[str | None, Query(description="小区 In this complex")] = None,
+    building_id: Annotated[str | None, Query(description="楼幢 In this building")] = None,
+    residence_type: Annotated[
+        ResidenceTypeWord | None, Query(description="户籍类型 Residence type")
+    ] = None,
+    care_tag: Annotated[CareTagWord | None, Query(description="关爱标签 With this tag")] = None,
+    age_band: Annotated[AgeBandWord | None, Query(description="年龄段 Age band")] = None,
+    verified_before: Annotated[
+        date | None, Query(description="核实日期早于此日（待走访） Last verified before")
+    ] = None,
+    name: Annotated[str | None, Query(max_length=50, description="姓名包含 Name contains")] = None,
+    id_number: Annotated[
+        str | None, Query(max_length=18, description="身份证号（精确） Exact ID number")
+    ] = None,
+    include_moved_out: Annotated[bool, Query(description="含已迁出 Include moved out")] = False,
+) -> pb.ListResidentsRequest:
+    return pb.ListResidentsRequest(
+        page=page,
+        complex_id=complex_id or "",
+        building_id=building_id or "",
+        residence_type=RESIDENCE_TYPES.number(residence_type),
+        care_tag=CARE_TAGS.number(care_tag),
+        age_band=AGE_BANDS.number(age_band),
+        verified_before=iso_or_empty(verified_before),
+        name_contains=name or "",
+        id_number=id_number or "",
+        include_moved_out=include_moved_out,
+    )
+
+
+ResidentsQuery = Annotated[pb.ListResidentsRequest, Depends(residents_query)]
+ComplexQuery = Annotated[str | None, Query(description="只看此小区 Of this complex only")]
+BuildingQuery = Annotated[str | None, Query(description="只看此楼幢 Of this building only")]
+
+# ---- places ----
+
+
+@router.get("/complexes", operation_id="listComplexes", response_model=ComplexPage)
+def list_complexes(census: Census, page: PageQuery) -> ComplexPage:
+    """小区列表（街道可跨社区查看）。Residential complexes; a street sees its communities'."""
+    reply: pb.ListComplexesResponse = census.stub.ListComplexes(
+        pb.ListComplexesRequest(page=page), **census.options
+    )
+    return ComplexPage(
+        items=[ComplexOut.of(c) for c in reply.complexes],
+        next_page_token=reply.page.next_page_token,
+    )
+
+
+@router.post(
+    "/complexes",
+    operation_id="createComplex",
+    response_model=ComplexOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def create_complex(census: Census, body: CreateComplex) -> ComplexOut:
+    """登记小区（社区工作人员）。Register a residential complex (community staff)."""
+    reply: pb.CreateComplexResponse = census.stub.CreateComplex(body.to_proto(), **census.options)
+    return ComplexOut.of(reply.complex)
+
+
+@router.get("/buildings", operation_id="listBuildings", response_model=BuildingPage)
+def list_buildings(
+    census: Census, page: PageQuery, complex_id: ComplexQuery = None
+) -> BuildingPage:
+    """楼幢列表，可按小区筛选。Buildings, optionally of one complex."""
+    reply: pb.ListBuildingsResponse = census.stub.ListBuildings(
+        pb.ListBuildingsRequest(complex_id=complex_id or "", page=page), **census.options
+    )
+    return BuildingPage(
+        items=[BuildingOut.of(b) for b in reply.buildings],
+        next_page_token=reply.page.next_page_token,
+    )
+
+
+@router.post(
+    "/buildings",
+    operation_id="createBuilding",
+    response_model=BuildingOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def create_building(census: Census, body: CreateBuilding) -> BuildingOut:
+    """登记楼幢。Register a building of a complex."""
+    reply: pb.CreateBuildingResponse = census.stub.CreateBuilding(body.to_proto(), **census.options)
+    return BuildingOut.of(reply.building)
+
+
+@router.get(
+    "/buildings/{building_id}", operation_id="getBuilding", response_model=BuildingDetailOut
+)
+def get_building(census: Census, building_id: str) -> BuildingDetailOut:
+    """楼幢及其户数、人数。A building with its household and resident counts."""
+    reply: pb.GetBuildingResponse = census.stub.GetBuilding(
+        pb.GetBuildingRequest(building_id=building_id), **census.options
+    )
+    return BuildingDetailOut.of_reply(reply)
+
+
+@router.post(
+    "/units", operation_id="createUnit", response_model=UnitOut, status_code=status.HTTP_201_CREATED
+)
+def create_unit(census: Census, body: CreateUnit) -> UnitOut:
+    """登记单元。Register a unit (stairwell) of a building."""
+    reply: pb.CreateUnitResponse = census.stub.CreateUnit(body.to_proto(), **census.options)
+    return UnitOut.of(reply.unit)
+
+
+@router.get("/dwellings", operation_id="listDwellings", response_model=DwellingPage)
+def list_dwellings(
+    census: Census, page: PageQuery, building_id: BuildingQuery = None
+) -> DwellingPage:
+    """房屋列表，可按楼幢筛选。Dwellings, optionally of one building."""
+    reply: pb.ListDwellingsResponse = census.stub.ListDwellings(
+        pb.ListDwellingsRequest(building_id=building_id or "", page=page), **census.options
+    )
+    return DwellingPage(
+        items=[DwellingOut.of(d) for d in reply.dwellings],
+        next_page_token=reply.page.next_page_token,
+    )
+
+
+@router.post(
+    "/dwellings",
+    operation_id="createDwelling",
+    response_model=DwellingOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def create_dwelling(census: Census, body: CreateDwelling) -> DwellingOut:
+    """登记房屋。Register a dwelling of a unit; its address is composed by the census."""
+    reply: pb.CreateDwellingResponse = census.stub.CreateDwelling(body.to_proto(), **census.options)
+    return DwellingOut.of(reply.dwelling)
+
+
+# ---- households and residents ----
+
+
+@router.get("/households", operation_id="listHouseholds", response_model=HouseholdPage)
+def list_households(
+    census: Census, page: PageQuery, building_id: BuildingQuery = None
+) -> HouseholdPage:
+    """户列表，可按楼幢筛选。Households, optionally of one building."""
+    reply: pb.ListHouseholdsResponse = census.stub.ListHouseholds(
+        pb.ListHouseholdsRequest(building_id=building_id or "", page=page), **census.options
+    )
+    return HouseholdPage(
+        items=[HouseholdOut.of(h) for h in reply.households],
+        next_page_token=reply.page.next_page_token,
+    )
+
+
+@router.post(
+    "/households",
+    operation_id="createHousehold",
+    response_model=HouseholdOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def create_household(census: Census, body: CreateHousehold) -> HouseholdOut:
+    """登记户。Register a household living in a dwelling."""
+    reply: pb.CreateHouseholdResponse = census.stub.CreateHousehold(
+        body.to_proto(), **census.options
+    )
+    return HouseholdOut.of(reply.household)
+
+
+@router.get("/residents", operation_id="listResidents", response_model=ResidentPage)
+def list_residents(census: Census, query: ResidentsQuery) -> ResidentPage:
+    """居民查询：按小区、楼幢、户籍类型、关爱标签、年龄段、核实日期、姓名或身份证号；敏感信息脱敏。
+    Residents by place, residence type, care tag, age band, verification date, name or ID
+    number; personal data masked."""
+    reply: pb.ListResidentsResponse = census.stub.ListResidents(query, **census.options)
+    return ResidentPage(
+        items=[ResidentOut.of(r) for r in reply.residents],
+        next_page_token=reply.page.next_page_token,
+    )
+
+
+@router.post(
+    "/residents",
+    operation_id="createResident",
+    response_model=ResidentOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def create_resident(census: Census, body: CreateResident) -> ResidentOut:
+    """登记居民；身份证号、手机号加密存储，应答中脱敏。
+    Register a resident; ID number and phone are stored encrypted and answered masked."""
+    reply: pb.CreateResidentResponse = census.stub.CreateResident(body.to_proto(), **census.options)
+    return ResidentOut.of(reply.resident)
+
+
+@router.get("/residents/{resident_id}", operation_id="getResident", response_model=ResidentOut)
+def get_resident(census: Census, resident_id: str) -> ResidentOut:
+    """一位居民（敏感信息脱敏）。One resident, personal data masked."""
+    reply: pb.GetResidentResponse = census.stub.GetResident(
+        pb.GetResidentRequest(resident_id=resident_id), **census.options
+    )
+    return ResidentOut.of(reply.resident)
+
+
+@router.post(
+    "/residents/{resident_id}/reveal", operation_id="revealResident", response_model=ResidentOut
+)
+def reveal_resident(census: Census, resident_id: str, body: RevealReason) -> ResidentOut:
+    """查看未脱敏的身份证号、手机号（须 pii-reader 角色并填写理由，记入审计）。
+    The unmasked ID number and phone, for pii-reader holders with a reason; audited."""
+    reply: pb.RevealResidentResponse = census.stub.RevealResident(
+        pb.RevealResidentRequest(resident_id=resident_id, reason=body.reason), **census.options
+    )
+    return ResidentOut.of(reply.resident)

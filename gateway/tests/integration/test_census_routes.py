@@ -1,0 +1,532 @@
+"""The census routes through the gateway, against a real census gRPC server and real tokens.
+
+The census runs in this process on a free port with a database of its own (``gateway_census``),
+so the census service's own tests and these never see each other's rows.
+"""
+
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from contextlib import AbstractContextManager
+from datetime import date
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from census.__main__ import MIGRATIONS as CENSUS_MIGRATIONS
+from census.app import CensusCore, build_server
+from census.app import prepare_core as prepare_census
+from census.config import CensusSettings
+from census.identity.codes import id_check_character
+from census.people.models import PiiReveal
+from gateway.app import GatewayCore, create_app, prepare_core
+from gateway.census import views as census_views
+from gateway.config import GatewaySettings
+from shequ.census.v1 import census_pb2_grpc
+from shequ_infra import LocalInfrastructure
+from shequ_infra.processes import free_port
+from shequ_kit.db import system_scope
+from shequ_kit.migrations import upgrade
+
+Login = Callable[..., str]
+TODAY = date(2026, 11, 23)
+HUSHAN = "xiaoshan.shushan.hushan"
+XIANGYUAN = "xiaoshan.shushan.xiangyuan"
+SOME_ID = "6b1a8c54-0000-4000-8000-000000000000"
+# Every census route (a test below checks the list is complete); call_route fills in the ids.
+CENSUS_ROUTES = [
+    ("get", "/complexes"),
+    ("post", "/complexes"),
+    ("get", "/buildings"),
+    ("post", "/buildings"),
+    ("get", "/buildings/{building_id}"),
+    ("post", "/units"),
+    ("get", "/dwellings"),
+    ("post", "/dwellings"),
+    ("get", "/households"),
+    ("post", "/households"),
+    ("get", "/residents"),
+    ("post", "/residents"),
+    ("get", "/residents/{resident_id}"),
+    ("post", "/residents/{resident_id}/reveal"),
+]
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def url(tenant: str, path: str) -> str:
+    return f"/api/v1/tenants/{tenant}{path}"
+
+
+def id_number(birth: str, sequence: str = "123", area: str = "330109") -> str:
+    first17 = f"{area}{birth}{sequence}"
+    return first17 + id_check_character(first17)
+
+
+def assert_problem(
+    response: httpx.Response, status: int, code: str | None = None
+) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status
+    assert body["detail"]
+    assert body["detail_en"]
+    assert body["request_id"]
+    if code is not None:
+        assert body["code"] == code
+    return dict(body)
+
+
+def fields_of(problem: dict[str, Any]) -> set[str]:
+    return {e["field"] for e in problem.get("errors", [])}
+
+
+@pytest.fixture(scope="module")
+def census(infra: LocalInfrastructure) -> Iterator[CensusCore]:
+    """A real census gRPC server with its own database, its calendar fixed at TODAY."""
+    infra.postgres.create_database("gateway_census")
+    settings = CensusSettings(
+        database_url=infra.postgres.dsn("gateway_census"),
+        keycloak_issuer=infra.keycloak.issuer,
+        grpc_port=free_port(),
+        kafka_bootstrap_servers=infra.kafka.bootstrap_servers,
+    )
+    upgrade(CENSUS_MIGRATIONS, settings.database_url)
+    with prepare_census(settings, today=lambda: TODAY) as core:
+        server = build_server(core)
+        server.start()
+        yield core
+        server.stop(grace=None)
+
+
+@pytest.fixture(scope="module")
+def gateway(gateway_settings: GatewaySettings, census: CensusCore) -> Iterator[GatewayCore]:
+    settings = gateway_settings.model_copy(
+        update={"census_target": f"127.0.0.1:{census.settings.grpc_port}"}
+    )
+    with prepare_core(settings) as core:
+        yield core
+
+
+@pytest.fixture(scope="module")
+def api(gateway: GatewayCore) -> TestClient:
+    return TestClient(create_app(gateway), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def staff(token_of: Login) -> dict[str, str]:
+    return auth(token_of("hushan-staff"))
+
+
+def created(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.fixture(scope="module")
+def places(api: TestClient, staff: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Complex → building → unit → dwelling → household, registered through REST."""
+    complex_ = created(
+        api.post(
+            url(HUSHAN, "/complexes"),
+            headers=staff,
+            json={"name": "晴庐", "address": "市心北路", "delivered_year": 2017},
+        )
+    )
+    building = created(
+        api.post(
+            url(HUSHAN, "/buildings"),
+            headers=staff,
+            json={"complex_id": complex_["id"], "number": "3幢", "floors": 18},
+        )
+    )
+    unit = created(
+        api.post(
+            url(HUSHAN, "/units"),
+            headers=staff,
+            json={"building_id": building["id"], "number": "1单元"},
+        )
+    )
+    dwelling = created(
+        api.post(
+            url(HUSHAN, "/dwellings"), headers=staff, json={"unit_id": unit["id"], "room": "502"}
+        )
+    )
+    household = created(
+        api.post(
+            url(HUSHAN, "/households"),
+            headers=staff,
+            json={"dwelling_id": dwelling["id"], "tenure": "owner"},
+        )
+    )
+    return {
+        "complex": complex_,
+        "building": building,
+        "unit": unit,
+        "dwelling": dwelling,
+        "household": household,
+    }
+
+
+def resident_body(household_id: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "household_id": household_id,
+        "name": "王秀英",
+        "id_number": id_number("19500302", "124"),
+        "phone": "138 1234 5678",
+        "relation_to_head": "self",
+        "residence_type": "registered",
+        "tenure": "owner",
+        "care_tags": ["living_alone"],
+        **overrides,
+    }
+
+
+@pytest.fixture(scope="module")
+def elder(
+    api: TestClient, staff: dict[str, str], places: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    return created(
+        api.post(
+            url(HUSHAN, "/residents"),
+            headers=staff,
+            json=resident_body(places["household"]["id"]),
+        )
+    )
+
+
+def test_staff_register_places_through_rest(
+    api: TestClient, staff: dict[str, str], places: dict[str, dict[str, Any]]
+) -> None:
+    complex_, building = places["complex"], places["building"]
+    assert complex_["tenant_id"] == HUSHAN
+    assert complex_["delivered_year"] == 2017
+    assert complex_["verification"] == {"verified_on": None, "verified_by": None}
+    assert building["complex_id"] == complex_["id"]
+    assert places["dwelling"]["address"] == "晴庐3幢1单元502室"
+    assert places["household"]["tenure"] == "owner"
+    assert places["household"]["head_resident_id"] is None
+
+    listed = api.get(
+        url(HUSHAN, "/buildings"), headers=staff, params={"complex_id": complex_["id"]}
+    )
+    assert [b["id"] for b in listed.json()["items"]] == [building["id"]]
+    assert listed.json()["next_page_token"] == ""
+    dwellings = api.get(
+        url(HUSHAN, "/dwellings"), headers=staff, params={"building_id": building["id"]}
+    ).json()["items"]
+    assert [d["room"] for d in dwellings] == ["502"]
+
+
+def test_a_resident_comes_back_masked_for_staff(
+    api: TestClient,
+    staff: dict[str, str],
+    places: dict[str, dict[str, Any]],
+    elder: dict[str, Any],
+) -> None:
+    number = id_number("19500302", "124")
+    assert elder["pii_masked"] is True
+    assert elder["id_number"] == "330109**********" + number[-2:]
+    assert elder["phone"] == "138****5678"
+    assert elder["sex"] == "female"
+    assert elder["birth_date"] == "1950-03-02"
+    assert elder["age_band"] == "60_79"
+    assert elder["residence_type"] == "registered"
+    assert set(elder["care_tags"]) == {"elderly", "living_alone"}
+    assert elder["verification"] == {
+        "verified_on": TODAY.isoformat(),
+        "verified_by": "hushan-staff",
+    }
+
+    again = api.get(url(HUSHAN, f"/residents/{elder['id']}"), headers=staff)
+    assert again.status_code == 200
+    assert again.json() == elder
+    building_id = places["building"]["id"]
+    in_building = api.get(
+        url(HUSHAN, "/residents"), headers=staff, params={"building_id": building_id}
+    ).json()["items"]
+    assert all(r["pii_masked"] for r in in_building)
+    building = api.get(url(HUSHAN, f"/buildings/{building_id}"), headers=staff).json()
+    assert (building["households"], building["residents"]) == (1, len(in_building))
+    household = api.get(
+        url(HUSHAN, "/households"), headers=staff, params={"building_id": building_id}
+    ).json()["items"]
+    assert [(h["head_resident_id"], h["size"]) for h in household] == [
+        (elder["id"], len(in_building))
+    ]
+
+
+def test_a_pii_reader_reveals_with_a_reason_and_the_audit_names_the_request(
+    api: TestClient, token_of: Login, census: CensusCore, elder: dict[str, Any]
+) -> None:
+    request_id = f"reveal-{uuid.uuid4().hex[:8]}"
+    revealed = api.post(
+        url(HUSHAN, f"/residents/{elder['id']}/reveal"),
+        headers={**auth(token_of("hushan-pii")), "X-Request-ID": request_id},
+        json={"reason": "上门核实独居老人情况"},
+    )
+    assert revealed.status_code == 200, revealed.text
+    assert revealed.json()["pii_masked"] is False
+    assert revealed.json()["id_number"] == id_number("19500302", "124")
+    assert revealed.json()["phone"] == "13812345678"
+    with system_scope(), census.sessions() as session:
+        audit = session.scalars(
+            select(PiiReveal).where(PiiReveal.resident_id == uuid.UUID(elder["id"]))
+        ).all()
+    assert [(a.actor_username, a.reason, a.request_id) for a in audit] == [
+        ("hushan-pii", "上门核实独居老人情况", request_id)
+    ]
+
+
+def test_a_reveal_needs_a_reason_and_the_pii_reader_role(
+    api: TestClient, token_of: Login, staff: dict[str, str], elder: dict[str, Any]
+) -> None:
+    reveal = url(HUSHAN, f"/residents/{elder['id']}/reveal")
+    pii = auth(token_of("hushan-pii"))
+    blank = assert_problem(
+        api.post(reveal, headers=pii, json={"reason": "  "}), 422, "census.reveal_reason_required"
+    )
+    assert fields_of(blank) == {"reason"}
+    missing = assert_problem(api.post(reveal, headers=pii, json={}), 422, "request.invalid")
+    assert fields_of(missing) == {"body.reason"}
+    not_cleared = assert_problem(
+        api.post(reveal, headers=staff, json={"reason": "想看看号码"}),
+        403,
+        "auth.permission_denied",
+    )
+    assert not_cleared["params"]["required_roles"] == "pii-reader"
+
+
+def test_an_invalid_id_number_is_a_422_naming_the_field(
+    api: TestClient, staff: dict[str, str], places: dict[str, dict[str, Any]]
+) -> None:
+    wrong_check = id_number("19800101")[:-1] + "0"
+    body = resident_body(
+        places["household"]["id"], id_number=wrong_check, relation_to_head="child", phone=None
+    )
+    problem = assert_problem(
+        api.post(url(HUSHAN, "/residents"), headers=staff, json=body),
+        422,
+        "census.id_number_checksum",
+    )
+    assert fields_of(problem) == {"id_number"}
+    assert problem["type"] == "urn:shequ:problem:census.id_number_checksum"
+
+
+def test_registering_the_same_id_number_twice_is_a_409(
+    api: TestClient, staff: dict[str, str], places: dict[str, dict[str, Any]], elder: dict[str, Any]
+) -> None:
+    body = resident_body(places["household"]["id"], relation_to_head="spouse")
+    problem = assert_problem(
+        api.post(url(HUSHAN, "/residents"), headers=staff, json=body),
+        409,
+        "census.duplicate_id_number",
+    )
+    assert fields_of(problem) == {"id_number"}
+
+
+def test_a_word_the_contract_does_not_know_is_refused_before_the_census(
+    api: TestClient, staff: dict[str, str], places: dict[str, dict[str, Any]]
+) -> None:
+    body = resident_body(places["household"]["id"], residence_type="alien")
+    problem = assert_problem(
+        api.post(url(HUSHAN, "/residents"), headers=staff, json=body), 422, "request.invalid"
+    )
+    assert fields_of(problem) == {"body.residence_type"}
+    listed = api.get(url(HUSHAN, "/residents"), headers=staff, params={"age_band": "60-79"})
+    assert fields_of(assert_problem(listed, 422)) == {"query.age_band"}
+
+
+def test_residents_are_filtered_and_paged(
+    api: TestClient, staff: dict[str, str], places: dict[str, dict[str, Any]], elder: dict[str, Any]
+) -> None:
+    household = places["household"]["id"]
+    for name, birth, sequence, residence in [
+        ("李小明", "20150606", "211", "registered"),
+        ("陈静", "19880808", "244", "migrant"),
+    ]:
+        created(
+            api.post(
+                url(HUSHAN, "/residents"),
+                headers=staff,
+                json=resident_body(
+                    household,
+                    name=name,
+                    id_number=id_number(birth, sequence),
+                    phone=None,
+                    relation_to_head="other",
+                    residence_type=residence,
+                    care_tags=[],
+                ),
+            )
+        )
+    names: list[str] = []
+    token = ""
+    for _ in range(10):
+        page = api.get(
+            url(HUSHAN, "/residents"), headers=staff, params={"page_size": 2, "page_token": token}
+        ).json()
+        assert len(page["items"]) <= 2
+        names += [r["name"] for r in page["items"]]
+        token = page["next_page_token"]
+        if not token:
+            break
+    assert sorted(names) == sorted(["王秀英", "李小明", "陈静"])
+
+    def names_where(**criteria: str) -> set[str]:
+        response = api.get(url(HUSHAN, "/residents"), headers=staff, params=criteria)
+        assert response.status_code == 200, response.text
+        return {r["name"] for r in response.json()["items"]}
+
+    assert names_where(care_tag="elderly") == {"王秀英"}
+    assert names_where(care_tag="child") == {"李小明"}
+    assert names_where(age_band="35_59") == {"陈静"}
+    assert names_where(residence_type="migrant") == {"陈静"}
+    assert names_where(name="小") == {"李小明"}
+    assert names_where(id_number=id_number("19880808", "244")) == {"陈静"}
+    assert names_where(complex_id=places["complex"]["id"]) == {"王秀英", "李小明", "陈静"}
+    assert names_where(verified_before=TODAY.isoformat()) == set()
+
+
+def test_a_page_token_the_census_did_not_issue_is_a_422_problem(
+    api: TestClient, staff: dict[str, str]
+) -> None:
+    response = api.get(url(HUSHAN, "/complexes"), headers=staff, params={"page_token": "!!"})
+    problem = assert_problem(response, 422, "paging.page_token")
+    assert fields_of(problem) == {"page.page_token"}
+
+
+def test_the_route_list_of_these_tests_is_every_census_route(api: TestClient) -> None:
+    prefix = "/api/v1/tenants/{tenant}"
+    census_tag = census_views.router.tags[0]
+    served = {
+        (method, path.removeprefix(prefix))
+        for path, operations in api.app.openapi()["paths"].items()  # type: ignore[attr-defined]
+        for method, operation in operations.items()
+        if census_tag in operation["tags"]
+    }
+    assert served == set(CENSUS_ROUTES)
+
+
+def call_route(
+    api: TestClient, method: str, path: str, tenant: str, headers: dict[str, str]
+) -> httpx.Response:
+    filled = path.format(building_id=SOME_ID, resident_id=SOME_ID)
+    body: dict[str, Any] | None = {} if method == "post" else None
+    response: httpx.Response = api.request(method, url(tenant, filled), headers=headers, json=body)
+    return response
+
+
+@pytest.mark.parametrize(("method", "path"), CENSUS_ROUTES)
+def test_another_communitys_staff_get_403_on_every_census_route(
+    api: TestClient, token_of: Login, method: str, path: str
+) -> None:
+    response = call_route(api, method, path, HUSHAN, auth(token_of("xiangyuan-staff")))
+    problem = assert_problem(response, 403, "auth.permission_denied")
+    assert problem["params"] == {"tenant": HUSHAN}
+
+
+@pytest.mark.parametrize(("method", "path"), CENSUS_ROUTES)
+def test_every_census_route_needs_a_token(api: TestClient, method: str, path: str) -> None:
+    response = call_route(api, method, path, HUSHAN, {})
+    assert_problem(response, 401, "auth.unauthenticated")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_hushan_resident_is_not_found_under_xiangyuan(
+    api: TestClient, token_of: Login, elder: dict[str, Any]
+) -> None:
+    response = api.get(
+        url(XIANGYUAN, f"/residents/{elder['id']}"), headers=auth(token_of("xiangyuan-staff"))
+    )
+    assert_problem(response, 404, "census.resident_not_found")
+    listed = api.get(url(XIANGYUAN, "/residents"), headers=auth(token_of("xiangyuan-staff")))
+    assert listed.json() == {"items": [], "next_page_token": ""}
+
+
+def test_a_street_admin_reads_across_communities_but_does_not_write(
+    api: TestClient, token_of: Login, elder: dict[str, Any]
+) -> None:
+    admin = auth(token_of("shushan-admin"))
+    seen = api.get(url("xiaoshan.shushan", "/residents"), headers=admin)
+    assert seen.status_code == 200, seen.text
+    found = {r["id"]: r for r in seen.json()["items"]}
+    assert found[elder["id"]]["pii_masked"] is True
+    write = api.post(url(HUSHAN, "/complexes"), headers=admin, json={"name": "街道小区"})
+    assert_problem(write, 403, "auth.permission_denied")
+
+
+def test_residents_do_not_read_the_census(api: TestClient, token_of: Login) -> None:
+    # A grant on the tenant passes the gateway; the census refuses the role.
+    response = api.get(url(HUSHAN, "/residents"), headers=auth(token_of("hushan-resident")))
+    problem = assert_problem(response, 403, "auth.permission_denied")
+    assert "community-staff" in problem["params"]["required_roles"]
+
+
+@pytest.fixture
+def contract_only_census() -> Iterator[str]:
+    """A gRPC server with the contract's generated base servicer and none of the kit's
+    interceptors: every RPC answers UNIMPLEMENTED, as gRPC defines a method not built yet."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    servicer = census_pb2_grpc.CensusServiceServicer()  # type: ignore[abstract]  # on purpose
+    census_pb2_grpc.add_CensusServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield f"127.0.0.1:{port}"
+    server.stop(grace=None)
+
+
+def test_an_rpc_not_built_yet_is_a_501_problem(
+    gateway_settings: GatewaySettings, contract_only_census: str, staff: dict[str, str]
+) -> None:
+    with gateway_with_census_at(gateway_settings, contract_only_census) as core:
+        response = TestClient(create_app(core)).get(url(HUSHAN, "/complexes"), headers=staff)
+    problem = assert_problem(response, 501, "service.not_implemented")
+    assert problem["title"].startswith("功能尚未建成")
+    assert "Method not implemented" not in response.text
+
+
+def gateway_with_census_at(
+    gateway_settings: GatewaySettings, target: str
+) -> AbstractContextManager[GatewayCore]:
+    return prepare_core(
+        gateway_settings.model_copy(update={"census_target": target, "grpc_timeout_s": 2.0})
+    )
+
+
+def test_census_down_is_a_503_with_retry_after_not_a_hang(
+    gateway_settings: GatewaySettings, staff: dict[str, str]
+) -> None:
+    with gateway_with_census_at(gateway_settings, f"127.0.0.1:{free_port()}") as core:
+        started = time.monotonic()
+        response = TestClient(create_app(core)).get(url(HUSHAN, "/complexes"), headers=staff)
+        elapsed = time.monotonic() - started
+    assert_problem(response, 503, "service.unavailable")
+    assert response.headers["retry-after"]
+    assert elapsed < 2.0
+
+
+def test_a_census_that_never_answers_is_a_504_when_the_deadline_passes(
+    gateway_settings: GatewaySettings, staff: dict[str, str]
+) -> None:
+    # Accepts TCP connections (the kernel's backlog) but never speaks HTTP/2.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        target = f"127.0.0.1:{silent.getsockname()[1]}"
+        with gateway_with_census_at(gateway_settings, target) as core:
+            started = time.monotonic()
+            response = TestClient(create_app(core)).get(url(HUSHAN, "/complexes"), headers=staff)
+            elapsed = time.monotonic() - started
+    assert_problem(response, 504, "service.timeout")
+    assert 1.5 < elapsed < 5.0
