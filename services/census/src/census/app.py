@@ -67,12 +67,7 @@ def build_server(core: CensusCore) -> grpc.Server:
     return build_grpc_server(
         service="census",
         registrations=[
-            # Not every RPC of the contract is built yet (issue 4 is open); those answer gRPC's
-            # UNIMPLEMENTED from the generated base class.
-            partial(
-                census_pb2_grpc.add_CensusServiceServicer_to_server,
-                CensusServicer(core),  # type: ignore[abstract]
-            )
+            partial(census_pb2_grpc.add_CensusServiceServicer_to_server, CensusServicer(core))
         ],
         service_names=[SERVICE_NAME],
         verifier=core.verifier,

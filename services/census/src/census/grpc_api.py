@@ -9,21 +9,33 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from census import access
+from census.audiences import households_per_building, residents_in_places
+from census.contacts import contact_phone_of
+from census.enterprises import service as enterprises
+from census.enterprises.models import Enterprise
 from census.identity.codes import age_band, age_on
 from census.identity.pii import mask_id_number, mask_phone
 from census.imports.service import import_residents
+from census.models import Record
+from census.organizations import service as organizations
+from census.organizations.models import Organization
 from census.people import lifecycle
 from census.people import service as people
 from census.people.models import Household, Resident
 from census.places import service as places
 from census.places.models import Building, Complex, Dwelling, Unit
+from census.statistics import Statistics, statistics
 from census.vocabulary import (
     AGE_BANDS,
     CARE_TAGS,
+    ENTERPRISE_TYPES,
+    ORGANIZATION_KINDS,
     RELATIONS,
     RESIDENCE_TYPES,
     SEXES,
     TENURES,
+    EnterpriseType,
+    OrganisationKind,
     word_of,
 )
 from shequ.census.v1 import census_pb2 as pb
@@ -84,10 +96,24 @@ def parse_date(value: str, field: str) -> date | None:
         ) from error
 
 
-def _verification(record: Complex | Building | Household | Resident) -> pb.Verification:
+def _verification(record: Record) -> pb.Verification:
     return pb.Verification(
         verified_on=record.verified_on.isoformat() if record.verified_on else "",
         verified_by=record.verified_by or "",
+    )
+
+
+def statistics_to_proto(figures: Statistics) -> pb.Statistics:
+    return pb.Statistics(
+        scope_id=figures.scope_id,
+        scope_name=figures.scope_name,
+        households=figures.households,
+        residents=figures.residents,
+        by_residence_type=figures.by_residence_type,
+        by_tenure=figures.by_tenure,
+        by_age_band=figures.by_age_band,
+        by_care_tag=figures.by_care_tag,
+        enterprises=figures.enterprises,
     )
 
 
@@ -499,6 +525,174 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
                 )
                 for p in outcome.rejected
             ],
+        )
+
+    # ---- enterprises and organisations ----
+
+    def enterprise_to_proto(self, e: Enterprise) -> pb.Enterprise:
+        phone = contact_phone_of(self.core.protection, e)
+        return pb.Enterprise(
+            id=str(e.id),
+            tenant_id=e.tenant_id,
+            name=e.name,
+            credit_code=e.credit_code,
+            type=ENTERPRISE_TYPES[EnterpriseType(e.type)],
+            address=e.address,
+            dwelling_id=str(e.dwelling_id or ""),
+            contact_name=e.contact_name,
+            contact_phone=mask_phone(phone) if phone else "",
+            employees=e.employees,
+            verification=_verification(e),
+            version=e.version,
+        )
+
+    def organization_to_proto(self, o: Organization) -> pb.Organization:
+        phone = contact_phone_of(self.core.protection, o)
+        return pb.Organization(
+            id=str(o.id),
+            tenant_id=o.tenant_id,
+            kind=ORGANIZATION_KINDS[OrganisationKind(o.kind)],
+            name=o.name,
+            complex_ids=[str(c) for c in o.complex_ids],
+            contact_name=o.contact_name,
+            contact_phone=mask_phone(phone) if phone else "",
+            verification=_verification(o),
+            version=o.version,
+        )
+
+    def CreateEnterprise(
+        self, request: pb.CreateEnterpriseRequest, context: Any
+    ) -> pb.CreateEnterpriseResponse:
+        """登记企业店铺（统一社会信用代码校验）。Register an enterprise or shop."""
+        principal, tenant = access.for_writing()
+        draft = enterprises.EnterpriseDraft(
+            name=request.name,
+            credit_code=request.credit_code,
+            type=word_of(ENTERPRISE_TYPES, request.type),
+            address=request.address,
+            dwelling_id=request.dwelling_id,
+            contact_name=request.contact_name,
+            contact_phone=request.contact_phone,
+            employees=request.employees,
+        )
+        with self.core.sessions.begin() as session:
+            created = enterprises.create_enterprise(
+                session,
+                self.core.protection,
+                tenant,
+                self.topic,
+                draft,
+                verifier=principal.username,
+                today=self.core.today(),
+            )
+            return pb.CreateEnterpriseResponse(enterprise=self.enterprise_to_proto(created))
+
+    def ListEnterprises(
+        self, request: pb.ListEnterprisesRequest, context: Any
+    ) -> pb.ListEnterprisesResponse:
+        """企业店铺列表。Enterprises and shops, by complex and type."""
+        access.for_reading()
+        page = page_of(request.page)
+        with self.core.sessions() as session:
+            found = enterprises.list_enterprises(
+                session,
+                page,
+                complex_id=request.complex_id,
+                enterprise_type=word_of(ENTERPRISE_TYPES, request.type),
+            )
+            return pb.ListEnterprisesResponse(
+                enterprises=[self.enterprise_to_proto(e) for e in found[: page.size]],
+                page=page_response(found, page, lambda e: [e.name, str(e.id)]),
+            )
+
+    def CreateOrganization(
+        self, request: pb.CreateOrganizationRequest, context: Any
+    ) -> pb.CreateOrganizationResponse:
+        """登记业委会、物业、志愿者队伍、党支部。Register an organisation."""
+        principal, tenant = access.for_writing()
+        draft = organizations.OrganizationDraft(
+            kind=word_of(ORGANIZATION_KINDS, request.kind),
+            name=request.name,
+            complex_ids=tuple(request.complex_ids),
+            contact_name=request.contact_name,
+            contact_phone=request.contact_phone,
+        )
+        with self.core.sessions.begin() as session:
+            created = organizations.create_organization(
+                session,
+                self.core.protection,
+                tenant,
+                draft,
+                verifier=principal.username,
+                today=self.core.today(),
+            )
+            return pb.CreateOrganizationResponse(organization=self.organization_to_proto(created))
+
+    def ListOrganizations(
+        self, request: pb.ListOrganizationsRequest, context: Any
+    ) -> pb.ListOrganizationsResponse:
+        """组织列表。Organisations, by kind."""
+        access.for_reading()
+        page = page_of(request.page)
+        with self.core.sessions() as session:
+            found = organizations.list_organizations(
+                session, page, kind=word_of(ORGANIZATION_KINDS, request.kind)
+            )
+            return pb.ListOrganizationsResponse(
+                organizations=[self.organization_to_proto(o) for o in found[: page.size]],
+                page=page_response(found, page, lambda o: [o.name, str(o.id)]),
+            )
+
+    # ---- statistics and the questions other services ask ----
+
+    def GetStatistics(
+        self, request: pb.GetStatisticsRequest, context: Any
+    ) -> pb.GetStatisticsResponse:
+        """底数统计；街道得到汇总及各社区分项。Statistics; a street gets totals and communities."""
+        _, tenant = access.for_reading()
+        with self.core.sessions() as session:
+            total, parts = statistics(
+                session,
+                today=self.core.today(),
+                by_complex=request.by_complex,
+                by_building=request.by_building,
+                street_parts=not tenant.is_community,
+            )
+        return pb.GetStatisticsResponse(
+            total=statistics_to_proto(total), parts=[statistics_to_proto(p) for p in parts]
+        )
+
+    def StreamResidentsInPlaces(
+        self, request: pb.StreamResidentsInPlacesRequest, context: Any
+    ) -> Iterator[pb.StreamResidentsInPlacesResponse]:
+        """通知受众：指定小区/楼幢、标签的居民（无身份证号）。Audience members, streamed."""
+        access.for_reading()
+        with self.core.sessions() as session:
+            for person in residents_in_places(
+                session,
+                complex_ids=list(request.complex_ids),
+                building_ids=list(request.building_ids),
+                care_tags=[word_of(CARE_TAGS, t) for t in request.care_tags],
+                residence_types=[word_of(RESIDENCE_TYPES, t) for t in request.residence_types],
+            ):
+                yield pb.StreamResidentsInPlacesResponse(
+                    resident_id=str(person.resident_id),
+                    name=person.name,
+                    building_id=str(person.building_id),
+                    household_id=str(person.household_id),
+                    care_tags=[CARE_TAGS[t] for t in person.care_tags],
+                )
+
+    def CountHouseholdsPerBuilding(
+        self, request: pb.CountHouseholdsPerBuildingRequest, context: Any
+    ) -> pb.CountHouseholdsPerBuildingResponse:
+        """各楼幢户数、人数（网格工作量）。Households and residents per building."""
+        access.for_reading()
+        with self.core.sessions() as session:
+            counts = households_per_building(session, list(request.building_ids))
+        return pb.CountHouseholdsPerBuildingResponse(
+            households={str(k): v for k, v in counts.households.items()},
+            residents={str(k): v for k, v in counts.residents.items()},
         )
 
     @staticmethod

@@ -26,7 +26,7 @@ from shequ_kit.tenancy import TenantId, tenant_scope
 SEEDED_BY = "synthetic-demo"
 
 
-def _rows(
+def community_rows(
     community: SyntheticCommunity, core: CensusCore, tenant: TenantId
 ) -> dict[str, list[dict[str, object]]]:
     today = core.today()
@@ -129,7 +129,7 @@ def seed_demo_community(core: CensusCore, tenant_id: str) -> int:
     with tenant_scope(tenant), core.sessions.begin() as session:
         if session.scalar(select(Complex.id).limit(1)) is not None:
             return 0
-        rows = _rows(demo_community(tenant_id, today=core.today()), core, tenant)
+        rows = community_rows(demo_community(tenant_id, today=core.today()), core, tenant)
         for model in (Complex, Building, Unit, Dwelling, Household, Resident):
             session.execute(insert(model), rows[model.__tablename__])
         import_id = f"{SEEDED_BY}-{tenant_id}"

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Final
+from typing import Final, TypeVar
 
 from shequ.census.v1 import census_pb2 as pb
+from shequ_kit.errors import FieldViolation, invalid_input
+
+Word = TypeVar("Word", bound=StrEnum)
 
 
 class Relation(StrEnum):
@@ -83,6 +86,19 @@ CARE_TAGS: Final = {
 }
 # Tags staff set; "elderly" and "child" are derived from the birth date, never typed in.
 SETTABLE_CARE_TAGS: Final = frozenset(CARE_TAGS) - {"elderly", "child"}
+# Keyed by the StrEnum members (which are str), so word_of() hands back the member itself.
+ENTERPRISE_TYPES: Final[Mapping[str, pb.EnterpriseType.ValueType]] = {
+    EnterpriseType.COMPANY: pb.ENTERPRISE_TYPE_COMPANY,
+    EnterpriseType.INDIVIDUAL_BUSINESS: pb.ENTERPRISE_TYPE_INDIVIDUAL_BUSINESS,
+    EnterpriseType.INSTITUTION: pb.ENTERPRISE_TYPE_INSTITUTION,
+    EnterpriseType.SOCIAL_ORGANIZATION: pb.ENTERPRISE_TYPE_SOCIAL_ORGANIZATION,
+}
+ORGANIZATION_KINDS: Final[Mapping[str, pb.OrganizationKind.ValueType]] = {
+    OrganisationKind.OWNERS_COMMITTEE: pb.ORGANIZATION_KIND_OWNERS_COMMITTEE,
+    OrganisationKind.PROPERTY_COMPANY: pb.ORGANIZATION_KIND_PROPERTY_COMPANY,
+    OrganisationKind.VOLUNTEER_TEAM: pb.ORGANIZATION_KIND_VOLUNTEER_TEAM,
+    OrganisationKind.PARTY_BRANCH: pb.ORGANIZATION_KIND_PARTY_BRANCH,
+}
 AGE_BANDS: Final = {
     "0-6": pb.AGE_BAND_0_6,
     "7-17": pb.AGE_BAND_7_17,
@@ -96,3 +112,17 @@ AGE_BANDS: Final = {
 def word_of(table: Mapping[str, int], value: int) -> str:
     """The word for a proto enum value; '' for UNSPECIFIED or unknown."""
     return next((word for word, number in table.items() if number == value), "")
+
+
+def parse_word(kind: type[Word], value: str, *, field: str, label_zh: str) -> Word:
+    """``value`` as a member of ``kind``, or an error naming ``field`` and the allowed words."""
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(member.value for member in kind)
+        raise invalid_input(
+            f"census.{field}_invalid",
+            f"{label_zh}取值不正确",
+            f"{field} must be one of {choices}",
+            FieldViolation(field, choices),
+        ) from None
