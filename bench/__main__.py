@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import gateway, infrastructure
+from bench import census, gateway, infrastructure
 from shequ_infra import running_infrastructure
 
 
@@ -15,6 +15,7 @@ def main() -> int:
         rows = [("infrastructure ready (warm cache)", time.perf_counter() - began, "s")]
         rows += infrastructure.run(infra)
         rows += gateway.run(infra)
+        rows += census.run(infra)
     width = max(len(name) for name, _, _ in rows)
     print(f"\n{'benchmark':<{width}}  {'figure':>12}  unit")
     print(f"{'-' * width}  {'-' * 12}  ----")

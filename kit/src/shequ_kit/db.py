@@ -92,13 +92,19 @@ def _scope_statement(state: ORMExecuteState) -> None:
             "a query on tenant-owned rows ran with no tenant in context; use tenant_scope()"
         )
     value, subtree = tenant.value, tenant.value + ".%"
-    state.statement = state.statement.options(
-        with_loader_criteria(
+    if tenant.is_community:
+        # A community is a leaf: plain equality lets PostgreSQL use (tenant_id, …) indexes for
+        # range scans and ordering, which the OR with LIKE below would defeat.
+        criterion = with_loader_criteria(
+            TenantOwned, lambda cls: cls.tenant_id == value, include_aliases=True
+        )
+    else:
+        criterion = with_loader_criteria(
             TenantOwned,
             lambda cls: or_(cls.tenant_id == value, cls.tenant_id.like(subtree)),
             include_aliases=True,
         )
-    )
+    state.statement = state.statement.options(criterion)
 
 
 def _stamp_new_rows(session: Session, _context: Any, _instances: Any) -> None:

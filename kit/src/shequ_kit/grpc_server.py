@@ -25,6 +25,7 @@ import re
 import signal
 import threading
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent import futures
 from contextlib import AbstractContextManager, contextmanager
@@ -231,10 +232,11 @@ class _CallScopeInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # gr
     def applies_to(self, method: str) -> bool:
         return True
 
+    @abstractmethod
     def call_scope(
         self, method: str, metadata: _Metadata, context: grpc.ServicerContext
     ) -> AbstractContextManager[None]:
-        raise NotImplementedError
+        """The context the handler runs in: the interceptor's whole job."""
 
 
 def _wrap_handler(handler: grpc.RpcMethodHandler, scope: _CallScope) -> grpc.RpcMethodHandler:

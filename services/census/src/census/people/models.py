@@ -50,6 +50,7 @@ class Resident(Record, Base):
             postgresql_where=text("moved_out_on IS NULL"),
         ),
         Index("ix_resident_building", "tenant_id", "building_id"),
+        Index("ix_resident_tenant_name", "tenant_id", "name", "id"),
         Index("ix_resident_birth_date", "tenant_id", "birth_date"),
         Index("ix_resident_care_tags", "care_tags", postgresql_using="gin"),
     )
