@@ -17,11 +17,11 @@ from datetime import date
 
 import grpc
 import psycopg
-from sqlalchemy import insert
 
 from census.__main__ import MIGRATIONS
 from census.app import CensusCore, build_server, prepare_core
 from census.config import CensusSettings
+from census.models import insert_rows
 from census.people.models import Household, Resident
 from census.places.models import Building, Complex, Dwelling, Unit
 from census.seed import community_rows
@@ -151,7 +151,7 @@ def seed_million(core: CensusCore) -> int:
         rows = community_rows(community, core, tenant)
         with tenant_scope(tenant), core.sessions.begin() as session:
             for model in (Complex, Building, Unit, Dwelling, Household, Resident):
-                session.execute(insert(model), rows[model.__tablename__])
+                insert_rows(session, model, rows[model.__tablename__])
         total += len(rows["resident"])
     return total
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from census.app import CensusCore
+from census.models import insert_rows
 from census.people.models import Household, Resident
 from census.places.models import Building, Complex, Dwelling, Unit
 from census.places.service import event
@@ -131,7 +132,7 @@ def seed_demo_community(core: CensusCore, tenant_id: str) -> int:
             return 0
         rows = community_rows(demo_community(tenant_id, today=core.today()), core, tenant)
         for model in (Complex, Building, Unit, Dwelling, Household, Resident):
-            session.execute(insert(model), rows[model.__tablename__])
+            insert_rows(session, model, rows[model.__tablename__])
         import_id = f"{SEEDED_BY}-{tenant_id}"
         publish(
             session,

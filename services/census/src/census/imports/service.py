@@ -17,13 +17,14 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from census.identity.codes import parse_id_number
 from census.imports.models import ImportJob
 from census.imports.reading import ParsedRow, RowProblem, file_fingerprint, read_rows
 from census.imports.template import ID_NUMBER, RELATION
+from census.models import insert_rows
 from census.people.models import Household, Resident
 from census.people.service import Protection, derived_care_tags, tenant_ref
 from census.places.models import Building, Complex, Dwelling, Unit
@@ -215,12 +216,9 @@ class _Batch:
 
     def write(self, session: Session) -> None:
         for model in (Complex, Building, Unit, Dwelling):
-            if self.places.new[model]:
-                session.execute(insert(model), self.places.new[model])
-        if self.households:
-            session.execute(insert(Household), list(self.households.values()))
-        if self.residents:
-            session.execute(insert(Resident), self.residents)
+            insert_rows(session, model, self.places.new[model])
+        insert_rows(session, Household, list(self.households.values()))
+        insert_rows(session, Resident, self.residents)
 
 
 def import_residents(
