@@ -4,6 +4,8 @@ The census runs in this process on a free port with a database of its own (``gat
 so the census service's own tests and these never see each other's rows.
 """
 
+import csv
+import io
 import socket
 import time
 import uuid
@@ -23,7 +25,7 @@ from census.__main__ import MIGRATIONS as CENSUS_MIGRATIONS
 from census.app import CensusCore, build_server
 from census.app import prepare_core as prepare_census
 from census.config import CensusSettings
-from census.identity.codes import id_check_character
+from census.identity.codes import credit_check_character, id_check_character
 from census.people.models import PiiReveal
 from gateway.app import GatewayCore, create_app, prepare_core
 from gateway.census import views as census_views
@@ -55,6 +57,15 @@ CENSUS_ROUTES = [
     ("post", "/residents"),
     ("get", "/residents/{resident_id}"),
     ("post", "/residents/{resident_id}/reveal"),
+    ("patch", "/residents/{resident_id}"),
+    ("post", "/residents/{resident_id}/move"),
+    ("post", "/residents/{resident_id}/remove"),
+    ("post", "/imports"),
+    ("get", "/enterprises"),
+    ("post", "/enterprises"),
+    ("get", "/organizations"),
+    ("post", "/organizations"),
+    ("get", "/stats/census"),
 ]
 
 
@@ -422,7 +433,7 @@ def call_route(
     api: TestClient, method: str, path: str, tenant: str, headers: dict[str, str]
 ) -> httpx.Response:
     filled = path.format(building_id=SOME_ID, resident_id=SOME_ID)
-    body: dict[str, Any] | None = {} if method == "post" else None
+    body: dict[str, Any] | None = {} if method in ("post", "patch") else None
     response: httpx.Response = api.request(method, url(tenant, filled), headers=headers, json=body)
     return response
 
@@ -530,3 +541,346 @@ def test_a_census_that_never_answers_is_a_504_when_the_deadline_passes(
             elapsed = time.monotonic() - started
     assert_problem(response, 504, "service.timeout")
     assert 1.5 < elapsed < 5.0
+
+
+# ---- corrections, moves, removal, import, enterprises, organisations, statistics ----
+# These register their own places (a complex each where counts matter), after the tests above.
+
+
+def register_household(
+    api: TestClient, staff: dict[str, str], complex_name: str, rooms: tuple[str, ...] = ("101",)
+) -> tuple[str, list[str]]:
+    """A complex with one building and unit, and one household per room: (complex id,
+    household ids)."""
+    complex_ = created(
+        api.post(url(HUSHAN, "/complexes"), headers=staff, json={"name": complex_name})
+    )
+    building = created(
+        api.post(
+            url(HUSHAN, "/buildings"),
+            headers=staff,
+            json={"complex_id": complex_["id"], "number": "1幢"},
+        )
+    )
+    unit = created(
+        api.post(
+            url(HUSHAN, "/units"),
+            headers=staff,
+            json={"building_id": building["id"], "number": "1单元"},
+        )
+    )
+    households = []
+    for room in rooms:
+        dwelling = created(
+            api.post(
+                url(HUSHAN, "/dwellings"), headers=staff, json={"unit_id": unit["id"], "room": room}
+            )
+        )
+        households.append(
+            created(
+                api.post(
+                    url(HUSHAN, "/households"),
+                    headers=staff,
+                    json={"dwelling_id": dwelling["id"], "tenure": "owner"},
+                )
+            )["id"]
+        )
+    return complex_["id"], households
+
+
+def test_a_patch_changes_only_the_sent_fields_and_a_stale_version_is_a_409(
+    api: TestClient, staff: dict[str, str]
+) -> None:
+    _, (household,) = register_household(api, staff, "更正苑")
+    before = created(
+        api.post(
+            url(HUSHAN, "/residents"),
+            headers=staff,
+            json=resident_body(household, name="赵更正", id_number=id_number("19700101", "311")),
+        )
+    )
+    resident = url(HUSHAN, f"/residents/{before['id']}")
+    patched = api.patch(
+        resident,
+        headers=staff,
+        json={"phone": "139 0000 1111", "tags": ["楼长"], "expected_version": before["version"]},
+    )
+    assert patched.status_code == 200, patched.text
+    after = patched.json()
+    assert after["phone"] == "139****1111"
+    assert after["tags"] == ["楼长"]
+    assert after["version"] > before["version"]
+    unchanged = {"phone", "tags", "version", "updated_at", "verification"}
+    assert {k: v for k, v in after.items() if k not in unchanged} == {
+        k: v for k, v in before.items() if k not in unchanged
+    }
+
+    stale = assert_problem(
+        api.patch(
+            resident, headers=staff, json={"name": "赵旧版", "expected_version": before["version"]}
+        ),
+        409,
+        "census.stale_version",
+    )
+    assert stale["params"]["current_version"] == str(after["version"])
+    assert api.get(resident, headers=staff).json()["name"] == "赵更正"
+    missing = assert_problem(api.patch(resident, headers=staff, json={"name": "赵"}), 422)
+    assert fields_of(missing) == {"body.expected_version"}
+
+
+def test_a_resident_moves_to_another_household_of_the_community(
+    api: TestClient, staff: dict[str, str]
+) -> None:
+    _, (home, new_home) = register_household(api, staff, "迁居苑", rooms=("201", "202"))
+    mover = created(
+        api.post(
+            url(HUSHAN, "/residents"),
+            headers=staff,
+            json=resident_body(home, name="钱迁居", id_number=id_number("19750505", "322")),
+        )
+    )
+    moved = api.post(
+        url(HUSHAN, f"/residents/{mover['id']}/move"),
+        headers=staff,
+        json={
+            "to_household_id": new_home,
+            "moved_on": "2026-11-20",
+            "expected_version": mover["version"],
+        },
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["household_id"] == new_home
+    assert moved.json()["dwelling_id"] != mover["dwelling_id"]
+    assert moved.json()["moved_out_on"] is None
+
+
+def test_a_removed_resident_leaves_the_default_list(api: TestClient, staff: dict[str, str]) -> None:
+    _, (household,) = register_household(api, staff, "删除苑")
+    wrong = created(
+        api.post(
+            url(HUSHAN, "/residents"),
+            headers=staff,
+            json=resident_body(household, name="孙重复", id_number=id_number("19800808", "333")),
+        )
+    )
+    removed = api.post(
+        url(HUSHAN, f"/residents/{wrong['id']}/remove"),
+        headers=staff,
+        json={"reason": "重复登记", "expected_version": wrong["version"]},
+    )
+    assert removed.status_code == 204, removed.text
+    assert removed.content == b""
+    listed = api.get(url(HUSHAN, "/residents"), headers=staff, params={"name": "孙重复"})
+    assert listed.json()["items"] == []
+
+
+IMPORT_HEADER = [
+    "姓名",
+    "身份证号",
+    "手机号",
+    "与户主关系",
+    "户籍类型",
+    "是否租住",
+    "小区",
+    "楼幢",
+    "单元",
+    "房号",
+    "入住日期",
+    "关爱标签",
+    "其他标签",
+    "核实日期",
+]
+
+
+def import_csv(rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(IMPORT_HEADER)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def upload(
+    api: TestClient, staff: dict[str, str], name: str, data: bytes, strict: bool = False
+) -> httpx.Response:
+    response: httpx.Response = api.post(
+        url(HUSHAN, "/imports"),
+        headers=staff,
+        files={"file": (name, data, "text/csv")},
+        data={"strict": str(strict).lower()},
+    )
+    return response
+
+
+def test_a_csv_import_reports_the_bad_row_and_the_same_file_again_writes_nothing(
+    api: TestClient, staff: dict[str, str]
+) -> None:
+    place = ["导入苑", "2幢", "1单元"]
+    rows = [
+        [
+            "周导一",
+            id_number("19650101", "411"),
+            "13900001111",
+            "户主",
+            "户籍",
+            "自有",
+            *place,
+            "301",
+            "2020-05-01",
+            "",
+            "",
+            "2026-11-01",
+        ],
+        [
+            "吴导二",
+            id_number("19670202", "422"),
+            "1391234",
+            "配偶",
+            "户籍",
+            "自有",
+            *place,
+            "301",
+            "2020-05-01",
+            "",
+            "",
+            "2026-11-01",
+        ],
+        [
+            "郑导三",
+            id_number("19900303", "433"),
+            "",
+            "户主",
+            "流动",
+            "租住",
+            *place,
+            "302",
+            "2021-06-01",
+            "",
+            "",
+            "2026-11-01",
+        ],
+    ]
+    data = import_csv(rows)
+    response = upload(api, staff, "导入苑居民.csv", data)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["rows_total"], report["rows_imported"], report["already_imported"]) == (
+        3,
+        2,
+        False,
+    )
+    assert [(e["row"], e["column"]) for e in report["rejected"]] == [(3, "手机号")]
+    assert report["rejected"][0]["message_zh"]
+    assert report["rejected"][0]["message_en"]
+
+    complexes = api.get(url(HUSHAN, "/complexes"), headers=staff, params={"page_size": 500}).json()
+    (complex_id,) = [c["id"] for c in complexes["items"] if c["name"] == "导入苑"]
+    listed = api.get(url(HUSHAN, "/residents"), headers=staff, params={"complex_id": complex_id})
+    assert {r["name"] for r in listed.json()["items"]} == {"周导一", "郑导三"}
+
+    again = upload(api, staff, "导入苑居民(1).csv", data)
+    assert again.status_code == 200, again.text
+    assert again.json()["already_imported"] is True
+    listed = api.get(url(HUSHAN, "/residents"), headers=staff, params={"complex_id": complex_id})
+    assert len(listed.json()["items"]) == 2
+
+
+def test_only_xlsx_and_csv_are_imported(api: TestClient, staff: dict[str, str]) -> None:
+    response = upload(api, staff, "居民.txt", import_csv([]))
+    problem = assert_problem(response, 415, "census.import_format")
+    assert fields_of(problem) == {"body.file"}
+
+
+def test_an_upload_over_the_cap_is_a_413_before_the_census(
+    api: TestClient, staff: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(census_views, "MAX_UPLOAD_BYTES", 1024)
+    too_big = b"x" * (census_views.FORM_OVERHEAD_BYTES + 4096)
+    problem = assert_problem(upload(api, staff, "大.csv", too_big), 413, "census.import_too_large")
+    assert fields_of(problem) == {"body.file"}
+
+
+def test_enterprises_need_a_valid_credit_code_and_show_the_contact_masked(
+    api: TestClient, staff: dict[str, str]
+) -> None:
+    body = {
+        "name": "晴庐便利店",
+        "credit_code": "92330109MA2J6K7M",
+        "type": "individual_business",
+        "address": "市心北路1号",
+        "contact_name": "冯老板",
+        "contact_phone": "13812345678",
+        "employees": 3,
+    }
+    bad = assert_problem(api.post(url(HUSHAN, "/enterprises"), headers=staff, json=body), 422)
+    assert fields_of(bad) == {"credit_code"}
+    valid = "92330109MA2J6K7M8" + credit_check_character("92330109MA2J6K7M8")
+    shop = created(
+        api.post(url(HUSHAN, "/enterprises"), headers=staff, json={**body, "credit_code": valid})
+    )
+    assert (shop["credit_code"], shop["type"]) == (valid, "individual_business")
+    assert shop["contact_phone"] == "138****5678"
+    listed = api.get(
+        url(HUSHAN, "/enterprises"), headers=staff, params={"type": "individual_business"}
+    )
+    assert shop["id"] in {e["id"] for e in listed.json()["items"]}
+    none = api.get(url(HUSHAN, "/enterprises"), headers=staff, params={"type": "institution"})
+    assert shop["id"] not in {e["id"] for e in none.json()["items"]}
+
+
+def test_organizations_are_created_and_listed_by_kind(
+    api: TestClient, staff: dict[str, str], places: dict[str, dict[str, Any]]
+) -> None:
+    committee = created(
+        api.post(
+            url(HUSHAN, "/organizations"),
+            headers=staff,
+            json={
+                "kind": "owners_committee",
+                "name": "晴庐业主委员会",
+                "complex_ids": [places["complex"]["id"]],
+                "contact_name": "褚主任",
+                "contact_phone": "13912345678",
+            },
+        )
+    )
+    assert committee["kind"] == "owners_committee"
+    assert committee["complex_ids"] == [places["complex"]["id"]]
+    assert committee["contact_phone"] == "139****5678"
+    listed = api.get(
+        url(HUSHAN, "/organizations"), headers=staff, params={"kind": "owners_committee"}
+    )
+    assert committee["id"] in {o["id"] for o in listed.json()["items"]}
+    others = api.get(url(HUSHAN, "/organizations"), headers=staff, params={"kind": "party_branch"})
+    assert committee["id"] not in {o["id"] for o in others.json()["items"]}
+
+
+def test_statistics_count_the_residents_of_a_complex(
+    api: TestClient, staff: dict[str, str]
+) -> None:
+    complex_id, (household,) = register_household(api, staff, "统计苑")
+    for name, birth, sequence in [("卫统一", "19550101", "511"), ("蒋统二", "20180202", "522")]:
+        created(
+            api.post(
+                url(HUSHAN, "/residents"),
+                headers=staff,
+                json=resident_body(
+                    household,
+                    name=name,
+                    id_number=id_number(birth, sequence),
+                    phone=None,
+                    relation_to_head="self" if name == "卫统一" else "other",
+                    care_tags=[],
+                ),
+            )
+        )
+    response = api.get(url(HUSHAN, "/stats/census"), headers=staff, params={"by_complex": True})
+    assert response.status_code == 200, response.text
+    stats = response.json()
+    assert stats["total"]["scope_id"] == HUSHAN
+    (mine,) = [p for p in stats["parts"] if p["scope_id"] == complex_id]
+    assert (mine["scope_name"], mine["households"], mine["residents"]) == ("统计苑", 1, 2)
+    assert sum(mine["by_residence_type"].values()) == 2
+    assert mine["by_care_tag"]["elderly"] == 1
+    assert mine["by_care_tag"]["child"] == 1
+    assert stats["total"]["residents"] >= 2

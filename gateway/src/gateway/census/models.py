@@ -407,3 +407,296 @@ class RevealReason(BaseModel):
         description="查看原因，记入审计 Why the unmasked data is needed (audited)",
         examples=["上门核实独居老人情况"],
     )
+
+
+# ---- corrections, moves and removal ----
+
+
+class UpdateResident(BaseModel):
+    """只写要更正的字段：出现在请求体中的字段（包括 null）才会更改，其余保持不变。
+    Send only the fields to correct: those present in the body (null included) change, the rest
+    stay as they are. ``expected_version`` is the version you read; a stale one is a 409."""
+
+    expected_version: int = Field(
+        ge=1, description="读取时的版本号 The version you read", examples=[1]
+    )
+    name: str | None = Field(default=None, description="姓名 Name")
+    id_number: str | None = Field(default=None, description="居民身份证号 ID number")
+    phone: str | None = Field(default=None, description="手机号，null 清空 Mobile; null clears")
+    relation_to_head: RelationWord | None = Field(default=None, description="与户主关系")
+    residence_type: ResidenceTypeWord | None = Field(default=None, description="户籍类型")
+    tenure: TenureWord | None = Field(default=None, description="自有或租住 Owner or tenant")
+    moved_in_on: date | None = Field(default=None, description="入住日期 Moved in on")
+    care_tags: list[CareTagWord] | None = Field(
+        default=None, description="关爱标签（整体替换） Care tags, replaced as a whole"
+    )
+    tags: list[str] | None = Field(
+        default=None, description="其他标签（整体替换） Free tags, replaced as a whole"
+    )
+    verified_on: date | None = Field(
+        default=None, description="核实日期，不填则为今天 Verified on (default today)"
+    )
+
+    @property
+    def changed(self) -> list[str]:
+        """The fields the caller sent, in declaration order: the update mask."""
+        sent = self.model_fields_set - {"expected_version"}
+        return [name for name in type(self).model_fields if name in sent]
+
+    def to_proto(self, resident_id: str) -> pb.UpdateResidentRequest:
+        # Fields not sent are None; the mask tells the census to leave them alone.
+        resident = pb.ResidentInput(
+            name=self.name or "",
+            id_number=self.id_number or "",
+            phone=self.phone or "",
+            relation_to_head=RELATIONS.number(self.relation_to_head),
+            residence_type=RESIDENCE_TYPES.number(self.residence_type),
+            tenure=TENURES.number(self.tenure),
+            moved_in_on=iso_or_empty(self.moved_in_on),
+            care_tags=[CARE_TAGS.number(t) for t in self.care_tags or ()],
+            tags=self.tags or [],
+            verified_on=iso_or_empty(self.verified_on),
+        )
+        request = pb.UpdateResidentRequest(
+            resident_id=resident_id, resident=resident, expected_version=self.expected_version
+        )
+        request.update_mask.paths.extend(self.changed)
+        return request
+
+
+class MoveResident(BaseModel):
+    """本社区换户（to_household_id）、同街道跨社区迁移（另加 to_tenant_id），两者皆空为迁出。
+    Into another household here (to_household_id), into one of another community of the same
+    street (to_tenant_id as well), or away (neither)."""
+
+    to_household_id: str | None = Field(default=None, description="迁入的户 Into this household")
+    to_tenant_id: str | None = Field(
+        default=None,
+        description="迁入的社区（同街道） Into this community of the street",
+        examples=["xiaoshan.shushan.xiangyuan"],
+    )
+    moved_on: date | None = Field(default=None, description="迁移日期，默认今天 Moved on")
+    expected_version: int = Field(ge=1, description="读取时的版本号 The version you read")
+
+    def to_proto(self, resident_id: str) -> pb.MoveResidentRequest:
+        return pb.MoveResidentRequest(
+            resident_id=resident_id,
+            to_household_id=self.to_household_id or "",
+            to_tenant_id=self.to_tenant_id or "",
+            moved_on=iso_or_empty(self.moved_on),
+            expected_version=self.expected_version,
+        )
+
+
+class RemoveResident(BaseModel):
+    reason: str = Field(
+        description="删除原因（记录有误等），保留在历史中 Why the record is removed (kept)",
+        examples=["重复登记"],
+    )
+    expected_version: int = Field(ge=1, description="读取时的版本号 The version you read")
+
+    def to_proto(self, resident_id: str) -> pb.RemoveResidentRequest:
+        return pb.RemoveResidentRequest(
+            resident_id=resident_id, reason=self.reason, expected_version=self.expected_version
+        )
+
+
+# ---- import ----
+
+
+class RowErrorOut(BaseModel):
+    row: int = Field(description="行号，按 Excel 的编号 Row, as Excel numbers it", examples=[7])
+    column: str = Field(description="列名 Column header", examples=["身份证号"])
+    message_zh: str
+    message_en: str
+
+
+class ImportReportOut(BaseModel):
+    import_id: str
+    rows_total: int = Field(description="数据行数 Data rows in the file")
+    rows_imported: int = Field(description="已导入 Rows imported")
+    already_imported: bool = Field(
+        description="同一文件此前已导入，本次未重复写入 The same file was imported before"
+    )
+    rejected: list[RowErrorOut] = Field(description="有误的行 Rows refused, and why")
+
+    @classmethod
+    def of(cls, reply: pb.ImportResidentsResponse) -> ImportReportOut:
+        return cls(
+            import_id=reply.import_id,
+            rows_total=reply.rows_total,
+            rows_imported=reply.rows_imported,
+            already_imported=reply.already_imported,
+            rejected=[
+                RowErrorOut(
+                    row=e.row, column=e.column, message_zh=e.message_zh, message_en=e.message_en
+                )
+                for e in reply.rejected
+            ],
+        )
+
+
+# ---- enterprises and organisations ----
+
+ENTERPRISE_TYPES = ProtoEnumWords(pb.EnterpriseType)
+ORGANIZATION_KINDS = ProtoEnumWords(pb.OrganizationKind)
+EnterpriseTypeWord = Annotated[str, ENTERPRISE_TYPES]
+OrganizationKindWord = Annotated[str, ORGANIZATION_KINDS]
+
+
+class EnterpriseOut(BaseModel):
+    """联系电话默认脱敏。The contact phone is masked."""
+
+    id: str
+    tenant_id: str
+    name: str = Field(examples=["晴庐便利店"])
+    credit_code: str = Field(description="统一社会信用代码 Unified social credit code")
+    type: EnterpriseTypeWord | None
+    address: str
+    dwelling_id: str | None
+    contact_name: str
+    contact_phone: str | None = Field(examples=["138****5678"])
+    employees: int
+    verification: VerificationOut
+    version: int
+
+    @classmethod
+    def of(cls, enterprise: pb.Enterprise) -> EnterpriseOut:
+        return cls(
+            id=enterprise.id,
+            tenant_id=enterprise.tenant_id,
+            name=enterprise.name,
+            credit_code=enterprise.credit_code,
+            type=ENTERPRISE_TYPES.word(enterprise.type),
+            address=enterprise.address,
+            dwelling_id=enterprise.dwelling_id or None,
+            contact_name=enterprise.contact_name,
+            contact_phone=enterprise.contact_phone or None,
+            employees=enterprise.employees,
+            verification=VerificationOut.of(enterprise.verification),
+            version=enterprise.version,
+        )
+
+
+class EnterprisePage(Page[EnterpriseOut]):
+    pass
+
+
+class CreateEnterprise(BaseModel):
+    name: str = Field(description="名称 Name", examples=["晴庐便利店"])
+    credit_code: str = Field(
+        description="统一社会信用代码（18位） Unified social credit code (18 characters)"
+    )
+    type: EnterpriseTypeWord = Field(description="类型 Type", examples=["individual_business"])
+    address: str = Field(default="", description="地址，可由房屋推得 Address (or the dwelling's)")
+    dwelling_id: str | None = Field(default=None, description="所在房屋 In this dwelling")
+    contact_name: str = Field(default="", description="联系人 Contact")
+    contact_phone: str | None = Field(default=None, description="联系电话 Contact phone")
+    employees: int = Field(default=0, ge=0, description="从业人数 Employees")
+
+    def to_proto(self) -> pb.CreateEnterpriseRequest:
+        return pb.CreateEnterpriseRequest(
+            name=self.name,
+            credit_code=self.credit_code,
+            type=ENTERPRISE_TYPES.number(self.type),
+            address=self.address,
+            dwelling_id=self.dwelling_id or "",
+            contact_name=self.contact_name,
+            contact_phone=self.contact_phone or "",
+            employees=self.employees,
+        )
+
+
+class OrganizationOut(BaseModel):
+    id: str
+    tenant_id: str
+    kind: OrganizationKindWord | None
+    name: str = Field(examples=["晴庐业主委员会"])
+    complex_ids: list[str] = Field(description="服务的小区 Complexes it serves")
+    contact_name: str
+    contact_phone: str | None = Field(examples=["138****5678"])
+    verification: VerificationOut
+    version: int
+
+    @classmethod
+    def of(cls, organization: pb.Organization) -> OrganizationOut:
+        return cls(
+            id=organization.id,
+            tenant_id=organization.tenant_id,
+            kind=ORGANIZATION_KINDS.word(organization.kind),
+            name=organization.name,
+            complex_ids=list(organization.complex_ids),
+            contact_name=organization.contact_name,
+            contact_phone=organization.contact_phone or None,
+            verification=VerificationOut.of(organization.verification),
+            version=organization.version,
+        )
+
+
+class OrganizationPage(Page[OrganizationOut]):
+    pass
+
+
+class CreateOrganization(BaseModel):
+    kind: OrganizationKindWord = Field(description="类别 Kind", examples=["owners_committee"])
+    name: str = Field(description="名称 Name", examples=["晴庐业主委员会"])
+    complex_ids: list[str] = Field(
+        default_factory=list, description="服务的小区 Complexes it serves"
+    )
+    contact_name: str = Field(default="", description="联系人 Contact")
+    contact_phone: str | None = Field(default=None, description="联系电话 Contact phone")
+
+    def to_proto(self) -> pb.CreateOrganizationRequest:
+        return pb.CreateOrganizationRequest(
+            kind=ORGANIZATION_KINDS.number(self.kind),
+            name=self.name,
+            complex_ids=self.complex_ids,
+            contact_name=self.contact_name,
+            contact_phone=self.contact_phone or "",
+        )
+
+
+# ---- statistics ----
+
+
+class StatisticsOut(BaseModel):
+    """各项分布的键由人口服务给出，每个取值都列出（无人时为 0）。
+    Breakdown keys are the census's; every key is listed, 0 where nobody counts."""
+
+    scope_id: str = Field(description="统计范围：社区、小区或楼幢 Tenant, complex or building id")
+    scope_name: str
+    households: int
+    residents: int = Field(description="现住人数 Current residents")
+    by_residence_type: dict[str, int]
+    by_tenure: dict[str, int]
+    by_age_band: dict[str, int]
+    by_care_tag: dict[str, int]
+    enterprises: int
+
+    @classmethod
+    def of(cls, figures: pb.Statistics) -> StatisticsOut:
+        return cls(
+            scope_id=figures.scope_id,
+            scope_name=figures.scope_name,
+            households=figures.households,
+            residents=figures.residents,
+            by_residence_type=dict(figures.by_residence_type),
+            by_tenure=dict(figures.by_tenure),
+            by_age_band=dict(figures.by_age_band),
+            by_care_tag=dict(figures.by_care_tag),
+            enterprises=figures.enterprises,
+        )
+
+
+class CensusStatisticsOut(BaseModel):
+    total: StatisticsOut
+    parts: list[StatisticsOut] = Field(
+        description="街道：各社区；社区：按需分小区、楼幢 Per community for a street; per "
+        "complex or building for a community, when asked"
+    )
+
+    @classmethod
+    def of(cls, reply: pb.GetStatisticsResponse) -> CensusStatisticsOut:
+        return cls(
+            total=StatisticsOut.of(reply.total), parts=[StatisticsOut.of(p) for p in reply.parts]
+        )

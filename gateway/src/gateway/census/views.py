@@ -1,45 +1,67 @@
 """REST routes of the census: /api/v1/tenants/{tenant}/complexes, buildings, units, dwellings,
-households and residents. Each route is one call of the census gRPC service, made as the
+households, residents (with corrections, moves, removal and spreadsheet import), enterprises,
+organizations and statistics. Each route is one call of the census gRPC service, made as the
 caller in the path's tenant; the census decides (and re-checks) who may do what.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from pathlib import PurePath
+from typing import Annotated, Any, BinaryIO, Final
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Message
 
 from gateway.census.models import (
     AGE_BANDS,
     CARE_TAGS,
+    ENTERPRISE_TYPES,
+    ORGANIZATION_KINDS,
     RESIDENCE_TYPES,
     AgeBandWord,
     BuildingDetailOut,
     BuildingOut,
     BuildingPage,
     CareTagWord,
+    CensusStatisticsOut,
     ComplexOut,
     ComplexPage,
     CreateBuilding,
     CreateComplex,
     CreateDwelling,
+    CreateEnterprise,
     CreateHousehold,
+    CreateOrganization,
     CreateResident,
     CreateUnit,
     DwellingOut,
     DwellingPage,
+    EnterpriseOut,
+    EnterprisePage,
+    EnterpriseTypeWord,
     HouseholdOut,
     HouseholdPage,
+    ImportReportOut,
+    MoveResident,
+    OrganizationKindWord,
+    OrganizationOut,
+    OrganizationPage,
+    RemoveResident,
     ResidenceTypeWord,
     ResidentOut,
     ResidentPage,
     RevealReason,
     UnitOut,
+    UpdateResident,
     iso_or_empty,
 )
+from gateway.problems import problem
 from gateway.security import CurrentPrincipal, TenantPath
 from shequ.census.v1 import census_pb2 as pb
 from shequ.census.v1 import census_pb2_grpc
@@ -325,3 +347,246 @@ def reveal_resident(census: Census, resident_id: str, body: RevealReason) -> Res
         pb.RevealResidentRequest(resident_id=resident_id, reason=body.reason), **census.options
     )
     return ResidentOut.of(reply.resident)
+
+
+@router.patch("/residents/{resident_id}", operation_id="updateResident", response_model=ResidentOut)
+def update_resident(census: Census, resident_id: str, body: UpdateResident) -> ResidentOut:
+    """更正居民信息：只改请求体中给出的字段；expected_version 过期时 409（params.current_version）。
+    Correct a resident: only the fields in the body change; a stale expected_version is a 409
+    whose params carry current_version."""
+    reply: pb.UpdateResidentResponse = census.stub.UpdateResident(
+        body.to_proto(resident_id), **census.options
+    )
+    return ResidentOut.of(reply.resident)
+
+
+@router.post(
+    "/residents/{resident_id}/move", operation_id="moveResident", response_model=ResidentOut
+)
+def move_resident(census: Census, resident_id: str, body: MoveResident) -> ResidentOut:
+    """迁移：本社区换户、同街道跨社区迁移（须两社区权限），或迁出。
+    Move within the community, to another community of the street (a grant on both), or away."""
+    reply: pb.MoveResidentResponse = census.stub.MoveResident(
+        body.to_proto(resident_id), **census.options
+    )
+    return ResidentOut.of(reply.resident)
+
+
+@router.post(
+    "/residents/{resident_id}/remove",
+    operation_id="removeResident",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+)
+def remove_resident(census: Census, resident_id: str, body: RemoveResident) -> None:
+    """删除错误记录（须填写原因，历史保留）。Remove a wrong record, with its reason; kept as
+    history, gone from the default lists."""
+    census.stub.RemoveResident(body.to_proto(resident_id), **census.options)
+
+
+# ---- import ----
+
+MAX_UPLOAD_BYTES: Final = 64 * 1024 * 1024
+UPLOAD_CHUNK_BYTES: Final = 1024 * 1024
+# Multipart framing (boundary, part headers, the strict field) on top of the file itself.
+FORM_OVERHEAD_BYTES: Final = 64 * 1024
+# A large file takes the census longer than one ordinary call's deadline.
+IMPORT_TIMEOUT_S: Final = 300.0
+IMPORT_FORMATS: Final[Mapping[str, pb.ImportFormat.ValueType]] = {
+    ".xlsx": pb.IMPORT_FORMAT_XLSX,
+    ".csv": pb.IMPORT_FORMAT_CSV,
+}
+
+
+class UploadTooLarge(StarletteHTTPException):
+    """A body over the cap, noticed while it arrives (FastAPI re-raises HTTPExceptions from
+    form parsing as they are)."""
+
+    def __init__(self) -> None:
+        super().__init__(status.HTTP_413_CONTENT_TOO_LARGE, "the upload exceeds 64 MiB")
+
+
+def upload_too_large(request: Request) -> JSONResponse:
+    return problem(
+        request,
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        code="census.import_too_large",
+        detail="文件过大（上限 64 MB），请拆分后导入",
+        detail_en="the file exceeds 64 MiB; split it",
+        errors=[{"field": "body.file", "detail": "at most 64 MiB"}],
+    )
+
+
+class CappedUploadRoute(APIRoute):
+    """Refuses a body over the cap as it arrives, before the form is parsed and spooled to
+    disk: by its Content-Length when declared, else by counting what is received."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def capped(request: Request) -> Response:
+            limit = MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                return upload_too_large(request)
+            received = 0
+
+            async def counting() -> Message:
+                nonlocal received
+                message = await request.receive()
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise UploadTooLarge
+                return message
+
+            try:
+                return await handler(Request(request.scope, counting))
+            except UploadTooLarge:
+                return upload_too_large(request)
+
+        return capped
+
+
+def import_messages(
+    upload: BinaryIO, header: pb.ImportHeader
+) -> Iterator[pb.ImportResidentsRequest]:
+    """The header, then the file in 1 MiB chunks, read as gRPC sends them (one copy at most)."""
+    yield pb.ImportResidentsRequest(header=header)
+    upload.seek(0)
+    while chunk := upload.read(UPLOAD_CHUNK_BYTES):
+        yield pb.ImportResidentsRequest(chunk=chunk)
+
+
+def import_residents(
+    request: Request,
+    census: Census,
+    file: Annotated[UploadFile, File(description="居民信息表 .xlsx 或 .csv（上限 64 MB）")],
+    strict: Annotated[
+        bool, Form(description="严格模式：任一行有误则整个文件不导入 Any bad row refuses all")
+    ] = False,
+) -> ImportReportOut | JSONResponse:
+    """导入居民（.xlsx 或 .csv，按模板），逐行报告错误；同一文件重复导入不会重复写入。
+    Import residents from the template (.xlsx or .csv); every bad row is reported, and the
+    same file twice writes nothing the second time."""
+    file_name = file.filename or ""
+    file_format = IMPORT_FORMATS.get(PurePath(file_name).suffix.lower())
+    if file_format is None:
+        return problem(
+            request,
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            code="census.import_format",
+            detail="请上传 .xlsx 或 .csv 格式的居民信息表",
+            detail_en="upload the residents as an .xlsx or .csv file",
+            errors=[{"field": "body.file", "detail": ".xlsx or .csv"}],
+        )
+    if file.size is not None and file.size > MAX_UPLOAD_BYTES:
+        return upload_too_large(request)
+    header = pb.ImportHeader(file_name=file_name, format=file_format, strict=strict)
+    reply: pb.ImportResidentsResponse = census.stub.ImportResidents(
+        import_messages(file.file, header), **{**census.options, "timeout": IMPORT_TIMEOUT_S}
+    )
+    return ImportReportOut.of(reply)
+
+
+# Registered without the decorator: the route needs its own class, which caps the body.
+router.add_api_route(
+    "/imports",
+    import_residents,
+    methods=["POST"],
+    operation_id="importResidents",
+    response_model=ImportReportOut,
+    responses={
+        413: {"description": "文件超过 64 MB File over 64 MiB"},
+        415: {"description": "不是 .xlsx 或 .csv 文件 Not an .xlsx or .csv file"},
+    },
+    route_class_override=CappedUploadRoute,
+)
+
+
+# ---- enterprises and organisations ----
+
+
+@router.get("/enterprises", operation_id="listEnterprises", response_model=EnterprisePage)
+def list_enterprises(
+    census: Census,
+    page: PageQuery,
+    complex_id: ComplexQuery = None,
+    type: Annotated[EnterpriseTypeWord | None, Query(description="类型 Of this type")] = None,
+) -> EnterprisePage:
+    """企业店铺列表，可按小区、类型筛选；联系电话脱敏。
+    Enterprises and shops, by complex and type; contact phones masked."""
+    reply: pb.ListEnterprisesResponse = census.stub.ListEnterprises(
+        pb.ListEnterprisesRequest(
+            page=page, complex_id=complex_id or "", type=ENTERPRISE_TYPES.number(type)
+        ),
+        **census.options,
+    )
+    return EnterprisePage(
+        items=[EnterpriseOut.of(e) for e in reply.enterprises],
+        next_page_token=reply.page.next_page_token,
+    )
+
+
+@router.post(
+    "/enterprises",
+    operation_id="createEnterprise",
+    response_model=EnterpriseOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def create_enterprise(census: Census, body: CreateEnterprise) -> EnterpriseOut:
+    """登记企业店铺（校验统一社会信用代码）。Register an enterprise or shop; the credit code
+    is checked."""
+    reply: pb.CreateEnterpriseResponse = census.stub.CreateEnterprise(
+        body.to_proto(), **census.options
+    )
+    return EnterpriseOut.of(reply.enterprise)
+
+
+@router.get("/organizations", operation_id="listOrganizations", response_model=OrganizationPage)
+def list_organizations(
+    census: Census,
+    page: PageQuery,
+    kind: Annotated[OrganizationKindWord | None, Query(description="类别 Of this kind")] = None,
+) -> OrganizationPage:
+    """业委会、物业公司、志愿者队伍、党支部列表。Owners' committees, property companies,
+    volunteer teams and party branches."""
+    reply: pb.ListOrganizationsResponse = census.stub.ListOrganizations(
+        pb.ListOrganizationsRequest(page=page, kind=ORGANIZATION_KINDS.number(kind)),
+        **census.options,
+    )
+    return OrganizationPage(
+        items=[OrganizationOut.of(o) for o in reply.organizations],
+        next_page_token=reply.page.next_page_token,
+    )
+
+
+@router.post(
+    "/organizations",
+    operation_id="createOrganization",
+    response_model=OrganizationOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def create_organization(census: Census, body: CreateOrganization) -> OrganizationOut:
+    """登记组织。Register an organisation."""
+    reply: pb.CreateOrganizationResponse = census.stub.CreateOrganization(
+        body.to_proto(), **census.options
+    )
+    return OrganizationOut.of(reply.organization)
+
+
+# ---- statistics ----
+
+
+@router.get("/stats/census", operation_id="getCensusStatistics", response_model=CensusStatisticsOut)
+def get_census_statistics(
+    census: Census,
+    by_complex: Annotated[bool, Query(description="按小区分项 Per complex as well")] = False,
+    by_building: Annotated[bool, Query(description="按楼幢分项 Per building as well")] = False,
+) -> CensusStatisticsOut:
+    """底数统计：户数、人数及户籍类型、自有租住、年龄段、关爱标签分布；街道另有各社区分项。
+    Households, residents and their breakdowns; a street also gets one part per community."""
+    reply: pb.GetStatisticsResponse = census.stub.GetStatistics(
+        pb.GetStatisticsRequest(by_complex=by_complex, by_building=by_building),
+        **census.options,
+    )
+    return CensusStatisticsOut.of(reply)
