@@ -21,6 +21,7 @@ import psycopg
 from census.__main__ import MIGRATIONS
 from census.app import CensusCore, build_server, prepare_core
 from census.config import CensusSettings
+from census.imports.template import COLUMNS
 from census.models import insert_rows
 from census.people.models import Household, Resident
 from census.places.models import Building, Complex, Dwelling, Unit
@@ -40,22 +41,7 @@ IMPORT_RESIDENTS = 200_000
 LIST_COMMUNITIES = 100
 LIST_HOUSEHOLDS = 4_000  # × 2.5 residents × 100 communities ≈ 1,000,000
 LIST_REQUESTS = 300
-HEADER = [
-    "姓名",
-    "身份证号",
-    "手机号",
-    "与户主关系",
-    "户籍类型",
-    "是否租住",
-    "小区",
-    "楼幢",
-    "单元",
-    "房号",
-    "入住日期",
-    "关爱标签",
-    "其他标签",
-    "核实日期",
-]
+HEADER = [column.header_zh for column in COLUMNS]  # the template, in its order
 RELATION_ZH = {"self": "户主", "spouse": "配偶", "child": "子女", "parent": "父母", "other": "其他"}
 RESIDENCE_ZH = {"registered": "户籍", "resident": "常住", "migrant": "流动"}
 TENURE_ZH = {"owner": "自有", "tenant": "租住"}

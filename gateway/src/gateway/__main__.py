@@ -8,9 +8,7 @@ python -m gateway relay     publish the outbox (tenant.onboarded …) to Kafka
 
 from __future__ import annotations
 
-import argparse
 import sys
-import threading
 from pathlib import Path
 
 import uvicorn
@@ -18,11 +16,10 @@ import uvicorn
 from gateway.app import create_app, prepare_core
 from gateway.config import GatewaySettings
 from gateway.seed import seed_demo_tenants
-from shequ_kit.db import make_engine
-from shequ_kit.lifecycle import stop_on_signals
 from shequ_kit.logs import configure_logging
 from shequ_kit.migrations import upgrade
-from shequ_kit.relay import OutboxRelay
+from shequ_kit.relay import run_relay
+from shequ_kit.runmodes import run_mode
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -38,34 +35,24 @@ def seed(settings: GatewaySettings) -> None:
     print(f"seeded {added} tenant nodes")
 
 
-def relay(settings: GatewaySettings, stop: threading.Event) -> None:
-    engine = make_engine(settings.database_url, pool_size=2)
-    try:
-        with OutboxRelay(
-            engine, service="gateway", bootstrap_servers=settings.kafka_bootstrap_servers
-        ) as outbox_relay:
-            outbox_relay.run_forever(stop)
-    finally:
-        engine.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="gateway", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("mode", choices=["serve", "migrate", "relay", "seed"])
-    mode = parser.parse_args(argv).mode
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level)
-    if mode == "migrate":
-        upgrade(MIGRATIONS, settings.database_url)
-    elif mode == "seed":
-        seed(settings)
-    elif mode == "serve":
-        serve(settings)
-    else:
-        relay(settings, stop_on_signals())
-    return 0
+    return run_mode(
+        argv,
+        prog="gateway",
+        doc=__doc__,
+        modes={
+            "migrate": lambda: upgrade(MIGRATIONS, settings.database_url),
+            "seed": lambda: seed(settings),
+            "serve": lambda: serve(settings),
+            "relay": lambda: run_relay(
+                settings.database_url,
+                service="gateway",
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+            ),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from census.app import CensusCore, build_server
 from census.app import prepare_core as prepare_census
 from census.config import CensusSettings
 from census.identity.codes import credit_check_character, id_check_character
+from census.imports.template import COLUMNS
 from census.people.models import PiiReveal
 from gateway.app import GatewayCore, create_app, prepare_core
 from gateway.census import views as census_views
@@ -674,22 +675,7 @@ def test_a_removed_resident_leaves_the_default_list(api: TestClient, staff: dict
     assert listed.json()["items"] == []
 
 
-IMPORT_HEADER = [
-    "姓名",
-    "身份证号",
-    "手机号",
-    "与户主关系",
-    "户籍类型",
-    "是否租住",
-    "小区",
-    "楼幢",
-    "单元",
-    "房号",
-    "入住日期",
-    "关爱标签",
-    "其他标签",
-    "核实日期",
-]
+IMPORT_HEADER = [column.header_zh for column in COLUMNS]  # the template, in its order
 
 
 def import_csv(rows: list[list[str]]) -> bytes:

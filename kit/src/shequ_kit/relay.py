@@ -23,8 +23,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from shequ_kit.cloudevents import event_headers, record_key
-from shequ_kit.db import system_scope, tenant_sessionmaker
-from shequ_kit.lifecycle import Closeable
+from shequ_kit.db import make_engine, system_scope, tenant_sessionmaker
+from shequ_kit.lifecycle import Closeable, stop_on_signals
 from shequ_kit.metrics import OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from shequ_kit.outbox import outbox_table
 from shequ_kit.tenancy import TenantId
@@ -183,3 +183,13 @@ class OutboxRelay(Closeable):
         ).one()
         OUTBOX_PENDING.labels(self.service).set(pending)
         OUTBOX_LAG.labels(self.service).set(float(lag_s))
+
+
+def run_relay(database_url: str, *, service: str, bootstrap_servers: str) -> None:
+    """The ``relay`` run mode of a service: publish its outbox until SIGTERM or Ctrl-C."""
+    engine = make_engine(database_url, pool_size=2)
+    try:
+        with OutboxRelay(engine, service=service, bootstrap_servers=bootstrap_servers) as relay:
+            relay.run_forever(stop_on_signals())
+    finally:
+        engine.dispose()

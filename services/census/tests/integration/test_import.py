@@ -11,28 +11,14 @@ from sqlalchemy import func, select
 
 from census.app import CensusCore
 from census.identity.codes import id_check_character
+from census.imports.template import COLUMNS
 from census.people.models import Resident
 from census.places.models import Complex
 from shequ.census.v1 import census_pb2 as pb
 from shequ_kit.tenancy import tenant_scope
 
 HUSHAN = "xiaoshan.shushan.hushan"
-HEADER = [
-    "姓名",
-    "身份证号",
-    "手机号",
-    "与户主关系",
-    "户籍类型",
-    "是否租住",
-    "小区",
-    "楼幢",
-    "单元",
-    "房号",
-    "入住日期",
-    "关爱标签",
-    "其他标签",
-    "核实日期",
-]
+HEADER = [column.header_zh for column in COLUMNS]  # the template, in its order
 Call = Callable[..., Any]
 
 
