@@ -56,6 +56,7 @@ CENSUS_ROUTES = [
     ("post", "/households"),
     ("get", "/residents"),
     ("post", "/residents"),
+    ("post", "/residents/search"),
     ("get", "/residents/{resident_id}"),
     ("post", "/residents/{resident_id}/reveal"),
     ("patch", "/residents/{resident_id}"),
@@ -405,7 +406,18 @@ def test_residents_are_filtered_and_paged(
     assert names_where(age_band="35_59") == {"陈静"}
     assert names_where(residence_type="migrant") == {"陈静"}
     assert names_where(name="小") == {"李小明"}
-    assert names_where(id_number=id_number("19880808", "244")) == {"陈静"}
+    found = api.post(
+        url(HUSHAN, "/residents/search"),
+        headers=staff,
+        json={"id_number": id_number("19880808", "244")},
+    )
+    assert found.status_code == 200, found.text
+    assert [r["name"] for r in found.json()["items"]] == ["陈静"]
+    in_url = api.get(
+        url(HUSHAN, "/residents"), headers=staff, params={"id_number": id_number("19880808", "244")}
+    )
+    assert in_url.status_code == 422
+    assert in_url.json()["code"] == "request.id_number_in_url"
     assert names_where(complex_id=places["complex"]["id"]) == {"王秀英", "李小明", "陈静"}
     assert names_where(verified_before=TODAY.isoformat()) == set()
 

@@ -28,6 +28,7 @@ EXPECTED_OPERATIONS = {
     ("post", "/api/v1/tenants/{tenant}/households"): "createHousehold",
     ("get", "/api/v1/tenants/{tenant}/residents"): "listResidents",
     ("post", "/api/v1/tenants/{tenant}/residents"): "createResident",
+    ("post", "/api/v1/tenants/{tenant}/residents/search"): "searchResidents",
     ("get", "/api/v1/tenants/{tenant}/residents/{resident_id}"): "getResident",
     ("post", "/api/v1/tenants/{tenant}/residents/{resident_id}/reveal"): "revealResident",
     ("patch", "/api/v1/tenants/{tenant}/residents/{resident_id}"): "updateResident",

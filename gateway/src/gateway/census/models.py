@@ -700,3 +700,10 @@ class CensusStatisticsOut(BaseModel):
         return cls(
             total=StatisticsOut.of(reply.total), parts=[StatisticsOut.of(p) for p in reply.parts]
         )
+
+
+class ResidentSearch(BaseModel):
+    id_number: str = Field(
+        min_length=15, max_length=18, description="身份证号（精确） Exact ID number"
+    )
+    include_moved_out: bool = Field(default=False, description="含已迁出 Include moved out")

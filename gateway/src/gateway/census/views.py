@@ -56,6 +56,7 @@ from gateway.census.models import (
     ResidenceTypeWord,
     ResidentOut,
     ResidentPage,
+    ResidentSearch,
     RevealReason,
     UnitOut,
     UpdateResident,
@@ -71,7 +72,7 @@ from shequ_kit.context import (
     REQUEST_ID_METADATA_KEY,
     current_request_id,
 )
-from shequ_kit.errors import permission_denied
+from shequ_kit.errors import FieldViolation, invalid_input, permission_denied
 from shequ_kit.paging import MAX_PAGE_SIZE
 from shequ_kit.tenancy import TENANT_METADATA_KEY
 
@@ -151,10 +152,22 @@ def residents_query(  # FastAPI passes each query parameter by name
     ] = None,
     name: Annotated[str | None, Query(max_length=50, description="姓名包含 Name contains")] = None,
     id_number: Annotated[
-        str | None, Query(max_length=18, description="身份证号（精确） Exact ID number")
+        str | None,
+        Query(
+            max_length=18,
+            description="不受理：改用 POST …/residents/search。Refused, use the POST search",
+        ),
     ] = None,
     include_moved_out: Annotated[bool, Query(description="含已迁出 Include moved out")] = False,
 ) -> pb.ListResidentsRequest:
+    if id_number:
+        # A URL lands in access logs and proxies; an ID number must not (PIPL).
+        raise invalid_input(
+            "request.id_number_in_url",
+            "身份证号不能放在网址里，请用 POST /residents/search 按身份证号查询",
+            "ID numbers do not go into URLs (they end up in logs); use POST /residents/search",
+            FieldViolation("id_number", "use POST /residents/search"),
+        )
     return pb.ListResidentsRequest(
         page=page,
         complex_id=complex_id or "",
@@ -164,7 +177,6 @@ def residents_query(  # FastAPI passes each query parameter by name
         age_band=AGE_BANDS.number(age_band),
         verified_before=iso_or_empty(verified_before),
         name_contains=name or "",
-        id_number=id_number or "",
         include_moved_out=include_moved_out,
     )
 
@@ -305,10 +317,24 @@ def create_household(census: Census, body: CreateHousehold) -> HouseholdOut:
 
 @router.get("/residents", operation_id="listResidents", response_model=ResidentPage)
 def list_residents(census: Census, query: ResidentsQuery) -> ResidentPage:
-    """居民查询：按小区、楼幢、户籍类型、关爱标签、年龄段、核实日期、姓名或身份证号；敏感信息脱敏。
-    Residents by place, residence type, care tag, age band, verification date, name or ID
-    number; personal data masked."""
+    """居民查询：按小区、楼幢、户籍类型、关爱标签、年龄段、核实日期或姓名；敏感信息脱敏。
+    Residents by place, residence type, care tag, age band, verification date or name;
+    personal data masked. By ID number: POST /residents/search."""
     reply: pb.ListResidentsResponse = census.stub.ListResidents(query, **census.options)
+    return ResidentPage(
+        items=[ResidentOut.of(r) for r in reply.residents],
+        next_page_token=reply.page.next_page_token,
+    )
+
+
+@router.post("/residents/search", operation_id="searchResidents", response_model=ResidentPage)
+def search_residents(census: Census, body: ResidentSearch) -> ResidentPage:
+    """按身份证号精确查找居民（号码放在请求体中，不进访问日志）。
+    Find residents by exact ID number, sent in the body so it never reaches access logs."""
+    reply: pb.ListResidentsResponse = census.stub.ListResidents(
+        pb.ListResidentsRequest(id_number=body.id_number, include_moved_out=body.include_moved_out),
+        **census.options,
+    )
     return ResidentPage(
         items=[ResidentOut.of(r) for r in reply.residents],
         next_page_token=reply.page.next_page_token,
