@@ -9,14 +9,20 @@ from datetime import date
 from typing import Final
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from census.contacts import contact_name, protect_contact_phone
 from census.enterprises.models import Enterprise
 from census.identity.codes import parse_credit_code
 from census.people.service import Protection, tenant_ref
-from census.places.service import already_exists, event, get_complex, get_dwelling, required_text
+from census.places.service import (
+    already_exists,
+    event,
+    flush_unique,
+    get_complex,
+    get_dwelling,
+    required_text,
+)
 from census.vocabulary import ENTERPRISE_TYPES, EnterpriseType, parse_word
 from shequ.census.v1 import events_pb2
 from shequ_kit.errors import FieldViolation, invalid_input
@@ -99,16 +105,15 @@ def create_enterprise(
         verified_by=verifier,
     )
     session.add(enterprise)
-    try:
-        # The partial unique index decides, so two staff registering at once can't both win.
-        session.flush()
-    except IntegrityError as error:
-        raise already_exists(
+    flush_unique(
+        session,
+        already_exists(
             "census.enterprise_exists",
             f"统一社会信用代码{credit_code}已登记",
             f"an enterprise with credit code {credit_code} is already registered",
             "credit_code",
-        ) from error
+        ),
+    )
     publish(
         session,
         event(

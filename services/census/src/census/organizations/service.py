@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from census.contacts import contact_name, protect_contact_phone
 from census.organizations.models import Organization, ServedComplex
 from census.people.service import Protection
 from census.places.models import Complex
-from census.places.service import already_exists, parse_uuid, required_text
+from census.places.service import already_exists, flush_unique, parse_uuid, required_text
 from census.vocabulary import OrganisationKind, parse_word
 from shequ_kit.errors import FieldViolation, invalid_input
 from shequ_kit.paging import Page
@@ -85,15 +84,15 @@ def create_organization(
         verified_by=verifier,
     )
     session.add(organization)
-    try:
-        session.flush()
-    except IntegrityError as error:
-        raise already_exists(
+    flush_unique(
+        session,
+        already_exists(
             "census.organization_exists",
             f"组织“{name}”已存在",
             f"organisation {name!r} exists",
             "name",
-        ) from error
+        ),
+    )
     return organization
 
 

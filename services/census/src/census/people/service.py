@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,10 +24,13 @@ from census.places.service import already_exists, event, get_dwelling, parse_uui
 from census.vocabulary import (
     AGE_BANDS,
     CARE_TAGS,
-    RELATIONS,
     RESIDENCE_TYPES,
     SETTABLE_CARE_TAGS,
     TENURES,
+    Relation,
+    ResidenceType,
+    Tenure,
+    parse_word,
 )
 from shequ.census.v1 import events_pb2
 from shequ.common.v1 import tenant_pb2
@@ -77,29 +80,8 @@ class ResidentFilter:
     include_moved_out: bool = False
 
 
-def _one_of(value: str, allowed: Collection[str], field: str, label: str) -> str:
-    if value not in allowed:
-        choices = ", ".join(sorted(allowed))
-        raise invalid_input(
-            f"census.{field}_invalid",
-            f"{label}取值不正确",
-            f"{field} must be one of {choices}",
-            FieldViolation(field, choices),
-        )
-    return value
-
-
 def tenant_ref(tenant: TenantId) -> tenant_pb2.TenantRef:
     return tenant_pb2.TenantRef(tenant_id=tenant.value)
-
-
-def household_size(session: Session, household_id: uuid.UUID) -> int:
-    count = session.scalar(
-        select(func.count())
-        .select_from(Resident)
-        .where(Resident.household_id == household_id, Resident.moved_out_on.is_(None))
-    )
-    return int(count or 0)
 
 
 def household_sizes(session: Session, household_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
@@ -145,7 +127,7 @@ def create_household(
         dwelling_id=dwelling.id,
         building_id=dwelling.building_id,
         complex_id=dwelling.complex_id,
-        tenure=_one_of(tenure, TENURES, "tenure", "是否租住"),
+        tenure=parse_word(Tenure, tenure, field="tenure", label_zh="是否租住").value,
     )
     session.add(household)
     session.flush()
@@ -247,7 +229,9 @@ def validated_columns(
             FieldViolation("moved_in_on", "future"),
         )
     care_tags, tags = _clean_tags(draft)
-    relation = _one_of(draft.relation_to_head, RELATIONS, "relation_to_head", "与户主关系")
+    relation = parse_word(
+        Relation, draft.relation_to_head, field="relation_to_head", label_zh="与户主关系"
+    ).value
     if relation == "self" and household.head_resident_id not in (None, resident_id):
         raise invalid_input(
             "census.household_has_head",
@@ -279,10 +263,10 @@ def validated_columns(
         "sex": identity.sex.value,
         "birth_date": identity.birth_date,
         "relation_to_head": relation,
-        "residence_type": _one_of(
-            draft.residence_type, RESIDENCE_TYPES, "residence_type", "户籍类型"
-        ),
-        "tenure": _one_of(draft.tenure, TENURES, "tenure", "是否租住"),
+        "residence_type": parse_word(
+            ResidenceType, draft.residence_type, field="residence_type", label_zh="户籍类型"
+        ).value,
+        "tenure": parse_word(Tenure, draft.tenure, field="tenure", label_zh="是否租住").value,
         "moved_in_on": draft.moved_in_on,
         "care_tags": derived_care_tags(identity.birth_date, today, care_tags),
         "tags": tags,

@@ -63,7 +63,9 @@ def event(tenant: TenantId, topic: str, aggregate_id: uuid.UUID, payload: Messag
     )
 
 
-def _flush_unique(session: Session, error: DomainError) -> None:
+def flush_unique(session: Session, error: DomainError) -> None:
+    """Flush; a unique index refusing the row becomes ``error`` (the index decides, so two
+    concurrent writers cannot both win)."""
     try:
         session.flush()
     except IntegrityError as integrity:
@@ -79,7 +81,7 @@ def create_complex(
         delivered_year=delivered_year or None,
     )
     session.add(complex_)
-    _flush_unique(
+    flush_unique(
         session,
         already_exists(
             "census.complex_exists",
@@ -130,7 +132,7 @@ def create_building(
         floors=floors or None,
     )
     session.add(building)
-    _flush_unique(
+    flush_unique(
         session,
         already_exists(
             "census.building_exists",
@@ -174,7 +176,7 @@ def create_unit(session: Session, *, building_id: str, number: str) -> Unit:
     building = get_building(session, building_id)
     unit = Unit(building_id=building.id, number=required_text(number, "number", "单元号", 20))
     session.add(unit)
-    _flush_unique(
+    flush_unique(
         session,
         already_exists(
             "census.unit_exists",
@@ -205,7 +207,7 @@ def create_dwelling(
         address=f"{street_name}{complex_.name}{building.number}{unit.number}{room}室",
     )
     session.add(dwelling)
-    _flush_unique(
+    flush_unique(
         session,
         already_exists(
             "census.dwelling_exists",
