@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import census, gateway, infrastructure
+from bench import census, gateway, grid, infrastructure
 from shequ_infra import running_infrastructure
+from shequ_infra.platform import running_platform
 
 
 def main() -> int:
@@ -14,8 +15,10 @@ def main() -> int:
     with running_infrastructure() as infra:
         rows = [("infrastructure ready (warm cache)", time.perf_counter() - began, "s")]
         rows += infrastructure.run(infra)
-        rows += gateway.run(infra)
-        rows += census.run(infra)
+        with running_platform(infra) as platform:  # as `make run` starts it, demo seed included
+            rows += gateway.run(infra, platform)
+            rows += census.run(infra, platform)
+    rows += grid.run()  # the planner needs no infrastructure
     width = max(len(name) for name, _, _ in rows)
     print(f"\n{'benchmark':<{width}}  {'figure':>12}  unit")
     print(f"{'-' * width}  {'-' * 12}  ----")

@@ -9,7 +9,7 @@ import uuid
 import httpx
 
 from shequ_infra import LocalInfrastructure
-from shequ_infra.platform import running_platform
+from shequ_infra.platform import RunningPlatform
 from shequ_kit.tokens import TokenVerifier
 
 Row = tuple[str, float, str]
@@ -39,13 +39,10 @@ def token_verification(infra: LocalInfrastructure) -> list[Row]:
     ]
 
 
-def gateway_requests(infra: LocalInfrastructure) -> list[Row]:
+def gateway_requests(infra: LocalInfrastructure, platform: RunningPlatform) -> list[Row]:
     admin = infra.keycloak.password_grant("shushan-admin", "shequ-demo")["access_token"]
     headers = {"Authorization": f"Bearer {admin}"}
-    with (
-        running_platform(infra) as platform,
-        httpx.Client(base_url=platform.gateway_url, headers=headers, timeout=30) as client,
-    ):
+    with httpx.Client(base_url=platform.gateway_url, headers=headers, timeout=30) as client:
         client.get("/api/v1/tenants").raise_for_status()
         tree = []
         for _ in range(TREE_REQUESTS):
@@ -73,5 +70,5 @@ def gateway_requests(infra: LocalInfrastructure) -> list[Row]:
     ]
 
 
-def run(infra: LocalInfrastructure) -> list[Row]:
-    return token_verification(infra) + gateway_requests(infra)
+def run(infra: LocalInfrastructure, platform: RunningPlatform) -> list[Row]:
+    return token_verification(infra) + gateway_requests(infra, platform)

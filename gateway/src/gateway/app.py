@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import me, ops
+from gateway.census import spreadsheets as census_spreadsheets
 from gateway.census import views as census
 from gateway.config import GatewaySettings
 from gateway.directory import KeycloakDirectory
@@ -90,6 +91,9 @@ def create_app(core: GatewayCore) -> FastAPI:
         response.headers["X-Request-ID"] = rid
         return response
 
-    for router in (ops.router, me.router, tenants.router, members.router, census.router):
+    # The census spreadsheets come before the census routes: GET residents/export would
+    # otherwise be taken for GET residents/{resident_id}.
+    routers = (ops.router, me.router, tenants.router, members.router)
+    for router in (*routers, census_spreadsheets.router, census.router):
         app.include_router(router)
     return app

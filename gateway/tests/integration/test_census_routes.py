@@ -49,11 +49,15 @@ CENSUS_ROUTES = [
     ("get", "/buildings"),
     ("post", "/buildings"),
     ("get", "/buildings/{building_id}"),
+    ("patch", "/buildings/{building_id}"),
+    ("delete", "/buildings/{building_id}"),
     ("post", "/units"),
     ("get", "/dwellings"),
     ("post", "/dwellings"),
     ("get", "/households"),
     ("post", "/households"),
+    ("patch", "/households/{household_id}"),
+    ("delete", "/households/{household_id}"),
     ("get", "/residents"),
     ("post", "/residents"),
     ("post", "/residents/search"),
@@ -63,8 +67,14 @@ CENSUS_ROUTES = [
     ("post", "/residents/{resident_id}/move"),
     ("post", "/residents/{resident_id}/remove"),
     ("post", "/imports"),
+    ("get", "/imports/template"),
+    ("get", "/residents/export"),
+    ("post", "/residents/export"),
     ("get", "/enterprises"),
     ("post", "/enterprises"),
+    ("get", "/enterprises/{enterprise_id}"),
+    ("patch", "/enterprises/{enterprise_id}"),
+    ("delete", "/enterprises/{enterprise_id}"),
     ("get", "/organizations"),
     ("post", "/organizations"),
     ("get", "/stats/census"),
@@ -445,8 +455,10 @@ def test_the_route_list_of_these_tests_is_every_census_route(api: TestClient) ->
 def call_route(
     api: TestClient, method: str, path: str, tenant: str, headers: dict[str, str]
 ) -> httpx.Response:
-    filled = path.format(building_id=SOME_ID, resident_id=SOME_ID)
-    body: dict[str, Any] | None = {} if method in ("post", "patch") else None
+    filled = path.format(
+        building_id=SOME_ID, resident_id=SOME_ID, household_id=SOME_ID, enterprise_id=SOME_ID
+    )
+    body: dict[str, Any] | None = {} if method in ("post", "patch", "delete") else None
     response: httpx.Response = api.request(method, url(tenant, filled), headers=headers, json=body)
     return response
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field, GetCoreSchemaHandler
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
 from shequ.census.v1 import census_pb2 as pb
@@ -607,6 +607,132 @@ class CreateEnterprise(BaseModel):
         )
 
 
+# ---- corrections and removal of buildings, households and enterprises ----
+
+
+class Correction(BaseModel):
+    """只写要更正的字段：出现在请求体中的字段（包括 null）才会更改，其余保持不变；不能更正的
+    字段（如楼幢所属的小区、户所在的房屋）会被拒绝。
+    Send only the fields to correct: those present in the body (null included) change, the
+    rest stay as they are; a field that cannot be corrected is refused (422 naming it).
+    ``expected_version`` is the version you read; a stale one is a 409 whose params carry
+    current_version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expected_version: int = Field(
+        ge=1, description="读取时的版本号 The version you read", examples=[1]
+    )
+    verified_on: date | None = Field(
+        default=None, description="核实日期，不填则为今天 Verified on (default today)"
+    )
+
+    @property
+    def changed(self) -> list[str]:
+        """The fields the caller sent, in declaration order: the update mask."""
+        sent = self.model_fields_set - {"expected_version"}
+        return [name for name in type(self).model_fields if name in sent]
+
+
+class UpdateBuilding(Correction):
+    number: str | None = Field(default=None, description="楼幢号 Building number")
+    floors: int | None = Field(
+        default=None, ge=1, le=300, description="层数，null 为未知 Floors; null: not known"
+    )
+
+    def to_proto(self, building_id: str) -> pb.UpdateBuildingRequest:
+        request = pb.UpdateBuildingRequest(
+            building_id=building_id,
+            number=self.number or "",
+            floors=self.floors or 0,
+            verified_on=iso_or_empty(self.verified_on),
+            expected_version=self.expected_version,
+        )
+        request.update_mask.paths.extend(self.changed)
+        return request
+
+
+class UpdateHousehold(Correction):
+    tenure: TenureWord | None = Field(default=None, description="自有或租住 Owner or tenant")
+    head_resident_id: str | None = Field(
+        default=None, description="户主，须为本户现住居民 The head, a current member"
+    )
+
+    def to_proto(self, household_id: str) -> pb.UpdateHouseholdRequest:
+        request = pb.UpdateHouseholdRequest(
+            household_id=household_id,
+            tenure=TENURES.number(self.tenure),
+            head_resident_id=self.head_resident_id or "",
+            verified_on=iso_or_empty(self.verified_on),
+            expected_version=self.expected_version,
+        )
+        request.update_mask.paths.extend(self.changed)
+        return request
+
+
+class UpdateEnterprise(Correction):
+    name: str | None = Field(default=None, description="名称 Name")
+    credit_code: str | None = Field(default=None, description="统一社会信用代码 Credit code")
+    type: EnterpriseTypeWord | None = Field(default=None, description="类型 Type")
+    address: str | None = Field(
+        default=None, description="地址，null 取所在房屋的地址 Address; null: the dwelling's"
+    )
+    dwelling_id: str | None = Field(
+        default=None, description="所在房屋，null 为不在住宅内 In this dwelling; null: none"
+    )
+    contact_name: str | None = Field(default=None, description="联系人 Contact")
+    contact_phone: str | None = Field(
+        default=None, description="联系电话，null 清空 Contact phone; null clears"
+    )
+    employees: int | None = Field(default=None, ge=0, description="从业人数 Employees")
+
+    def to_proto(self, enterprise_id: str) -> pb.UpdateEnterpriseRequest:
+        request = pb.UpdateEnterpriseRequest(
+            enterprise_id=enterprise_id,
+            name=self.name or "",
+            credit_code=self.credit_code or "",
+            type=ENTERPRISE_TYPES.number(self.type),
+            address=self.address or "",
+            dwelling_id=self.dwelling_id or "",
+            contact_name=self.contact_name or "",
+            contact_phone=self.contact_phone or "",
+            employees=self.employees or 0,
+            verified_on=iso_or_empty(self.verified_on),
+            expected_version=self.expected_version,
+        )
+        request.update_mask.paths.extend(self.changed)
+        return request
+
+
+class Removal(BaseModel):
+    """删除原因与读取时的版本号；记录保留在历史中，不再出现在列表和统计里。
+    Why the record goes, and the version you read; the row is kept as history, out of lists
+    and statistics."""
+
+    reason: str = Field(
+        description="删除原因（至少4个字），保留在历史中 Why (4 characters or more; kept)",
+        examples=["登记有误，已核实"],
+    )
+    expected_version: int = Field(ge=1, description="读取时的版本号 The version you read")
+
+    def building(self, building_id: str) -> pb.RemoveBuildingRequest:
+        return pb.RemoveBuildingRequest(
+            building_id=building_id, reason=self.reason, expected_version=self.expected_version
+        )
+
+    def household(self, household_id: str) -> pb.RemoveHouseholdRequest:
+        return pb.RemoveHouseholdRequest(
+            household_id=household_id, reason=self.reason, expected_version=self.expected_version
+        )
+
+    def enterprise(self, enterprise_id: str) -> pb.RemoveEnterpriseRequest:
+        return pb.RemoveEnterpriseRequest(
+            enterprise_id=enterprise_id,
+            reason=self.reason,
+            expected_version=self.expected_version,
+        )
+
+
 class OrganizationOut(BaseModel):
     id: str
     tenant_id: str
@@ -707,3 +833,51 @@ class ResidentSearch(BaseModel):
         min_length=15, max_length=18, description="身份证号（精确） Exact ID number"
     )
     include_moved_out: bool = Field(default=False, description="含已迁出 Include moved out")
+
+
+# ---- spreadsheets: the import template and the export ----
+
+SPREADSHEET_FORMATS: dict[str, pb.ImportFormat.ValueType] = {
+    "xlsx": pb.IMPORT_FORMAT_XLSX,
+    "csv": pb.IMPORT_FORMAT_CSV,
+}
+SpreadsheetFormat = Literal["xlsx", "csv"]
+
+
+class ResidentExportFilters(BaseModel):
+    """与居民列表相同的筛选条件（不含姓名、身份证号）。The list's filters, without name or ID."""
+
+    format: SpreadsheetFormat = Field(default="xlsx", description="文件格式 File format")
+    complex_id: str | None = Field(default=None, description="小区 In this complex")
+    building_id: str | None = Field(default=None, description="楼幢 In this building")
+    residence_type: ResidenceTypeWord | None = Field(default=None, description="户籍类型")
+    care_tag: CareTagWord | None = Field(default=None, description="关爱标签 With this tag")
+    age_band: AgeBandWord | None = Field(default=None, description="年龄段 Age band")
+    verified_before: date | None = Field(
+        default=None, description="核实日期早于此日（待走访） Last verified before"
+    )
+
+    def to_proto(self, reveal_reason: str = "") -> pb.ExportResidentsRequest:
+        return pb.ExportResidentsRequest(
+            format=SPREADSHEET_FORMATS[self.format],
+            complex_id=self.complex_id or "",
+            building_id=self.building_id or "",
+            residence_type=RESIDENCE_TYPES.number(self.residence_type),
+            care_tag=CARE_TAGS.number(self.care_tag),
+            age_band=AGE_BANDS.number(self.age_band),
+            verified_before=iso_or_empty(self.verified_before),
+            reveal_reason=reveal_reason,
+        )
+
+
+class RevealedResidentExport(ResidentExportFilters):
+    """不脱敏导出：理由放在请求体中（网址会进入访问日志），每条记录都记入审计。
+    An unmasked export: the reason travels in the body (URLs end up in logs); every exported
+    record is audited."""
+
+    reveal_reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="导出原因，逐条记入审计 Why the unmasked data is needed (audited)",
+        examples=["年度人口底数核对，报街道"],
+    )

@@ -52,6 +52,7 @@ from gateway.census.models import (
     OrganizationKindWord,
     OrganizationOut,
     OrganizationPage,
+    Removal,
     RemoveResident,
     ResidenceTypeWord,
     ResidentOut,
@@ -59,6 +60,9 @@ from gateway.census.models import (
     ResidentSearch,
     RevealReason,
     UnitOut,
+    UpdateBuilding,
+    UpdateEnterprise,
+    UpdateHousehold,
     UpdateResident,
     iso_or_empty,
 )
@@ -249,6 +253,32 @@ def get_building(census: Census, building_id: str) -> BuildingDetailOut:
     return BuildingDetailOut.of_reply(reply)
 
 
+@router.patch("/buildings/{building_id}", operation_id="updateBuilding", response_model=BuildingOut)
+def update_building(census: Census, building_id: str, body: UpdateBuilding) -> BuildingOut:
+    """更正楼幢：楼幢号、层数、核实日期，只改请求体中给出的字段；新楼幢号在小区内须未被占用，
+    房屋地址随之更新。expected_version 过期时 409。
+    Correct a building's number, floors or verification date (only the fields sent); a new
+    number must be free in its complex, and its dwellings' addresses follow. A stale
+    expected_version is a 409."""
+    reply: pb.UpdateBuildingResponse = census.stub.UpdateBuilding(
+        body.to_proto(building_id), **census.options
+    )
+    return BuildingOut.of(reply.building)
+
+
+@router.delete(
+    "/buildings/{building_id}",
+    operation_id="removeBuilding",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+)
+def remove_building(census: Census, building_id: str, body: Removal) -> None:
+    """删除楼幢（须填写原因，历史保留）：楼内仍有户、现住居民或企业店铺时 409，并给出数量。
+    Remove a building, with its reason, kept as history. While households, current residents
+    or enterprises remain in it: 409, with their counts in params."""
+    census.stub.RemoveBuilding(body.building(building_id), **census.options)
+
+
 @router.post(
     "/units", operation_id="createUnit", response_model=UnitOut, status_code=status.HTTP_201_CREATED
 )
@@ -313,6 +343,31 @@ def create_household(census: Census, body: CreateHousehold) -> HouseholdOut:
         body.to_proto(), **census.options
     )
     return HouseholdOut.of(reply.household)
+
+
+@router.patch(
+    "/households/{household_id}", operation_id="updateHousehold", response_model=HouseholdOut
+)
+def update_household(census: Census, household_id: str, body: UpdateHousehold) -> HouseholdOut:
+    """更正户：自有或租住、户主（须为本户现住居民）、核实日期；expected_version 过期时 409。
+    Correct a household's tenure, head (a current member) or verification date; a stale
+    expected_version is a 409."""
+    reply: pb.UpdateHouseholdResponse = census.stub.UpdateHousehold(
+        body.to_proto(household_id), **census.options
+    )
+    return HouseholdOut.of(reply.household)
+
+
+@router.delete(
+    "/households/{household_id}",
+    operation_id="removeHousehold",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+)
+def remove_household(census: Census, household_id: str, body: Removal) -> None:
+    """删除户（须填写原因，历史保留）：仍有现住居民时 409，先迁出或删除居民。
+    Remove a household, with its reason, kept as history; while residents live in it: 409."""
+    census.stub.RemoveHousehold(body.household(household_id), **census.options)
 
 
 @router.get("/residents", operation_id="listResidents", response_model=ResidentPage)
@@ -566,6 +621,43 @@ def create_enterprise(census: Census, body: CreateEnterprise) -> EnterpriseOut:
         body.to_proto(), **census.options
     )
     return EnterpriseOut.of(reply.enterprise)
+
+
+@router.get(
+    "/enterprises/{enterprise_id}", operation_id="getEnterprise", response_model=EnterpriseOut
+)
+def get_enterprise(census: Census, enterprise_id: str) -> EnterpriseOut:
+    """一家企业店铺（联系电话脱敏）。One enterprise or shop, its contact phone masked."""
+    reply: pb.GetEnterpriseResponse = census.stub.GetEnterprise(
+        pb.GetEnterpriseRequest(enterprise_id=enterprise_id), **census.options
+    )
+    return EnterpriseOut.of(reply.enterprise)
+
+
+@router.patch(
+    "/enterprises/{enterprise_id}", operation_id="updateEnterprise", response_model=EnterpriseOut
+)
+def update_enterprise(census: Census, enterprise_id: str, body: UpdateEnterprise) -> EnterpriseOut:
+    """更正企业店铺，只改请求体中给出的字段，校验规则同登记；expected_version 过期时 409。
+    Correct an enterprise or shop (only the fields sent), checked as at registration; a stale
+    expected_version is a 409."""
+    reply: pb.UpdateEnterpriseResponse = census.stub.UpdateEnterprise(
+        body.to_proto(enterprise_id), **census.options
+    )
+    return EnterpriseOut.of(reply.enterprise)
+
+
+@router.delete(
+    "/enterprises/{enterprise_id}",
+    operation_id="removeEnterprise",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+)
+def remove_enterprise(census: Census, enterprise_id: str, body: Removal) -> None:
+    """删除企业店铺（歇业、迁走或登记有误；须填写原因，历史保留，信用代码可再次登记）。
+    Remove an enterprise or shop (closed, moved away, registered by mistake), with its reason;
+    kept as history, and its credit code may be registered again."""
+    census.stub.RemoveEnterprise(body.enterprise(enterprise_id), **census.options)
 
 
 @router.get("/organizations", operation_id="listOrganizations", response_model=OrganizationPage)

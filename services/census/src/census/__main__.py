@@ -1,9 +1,10 @@
-"""The census service's run modes: serve | migrate | relay | seed.
+"""The census service's run modes: serve | migrate | relay | seed | rebuild-statistics.
 
-python -m census migrate   bring the census database to the latest schema
-python -m census seed      write the synthetic demo communities (idempotent)
-python -m census serve     the gRPC API (CensusService)
-python -m census relay     publish the outbox (resident registered …) to Kafka
+python -m census migrate              bring the census database to the latest schema
+python -m census seed                 write the synthetic demo communities (idempotent)
+python -m census serve                the gRPC API (CensusService)
+python -m census relay                publish the outbox (resident registered …) to Kafka
+python -m census rebuild-statistics   recount every tenant's statistics from the records
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from census.app import build_server, prepare_core
 from census.config import CensusSettings
 from census.seed import seed_demo_communities
+from census.statistics import rebuild_every_tenant
 from shequ_kit.grpc_server import serve_until_terminated
 from shequ_kit.logs import configure_logging
 from shequ_kit.migrations import upgrade
@@ -39,6 +41,13 @@ def seed(settings: CensusSettings) -> None:
             )
 
 
+def rebuild_statistics(settings: CensusSettings) -> None:
+    """Safe while the service runs: each tenant is recounted in one transaction."""
+    with prepare_core(settings) as core:
+        for tenant_id, buildings in rebuild_every_tenant(core.sessions, core.today()).items():
+            print(f"{tenant_id}: {buildings} buildings counted")
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = CensusSettings()
     configure_logging("census", settings.log_level)
@@ -49,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         modes={
             "migrate": lambda: upgrade(MIGRATIONS, settings.database_url),
             "seed": lambda: seed(settings),
+            "rebuild-statistics": lambda: rebuild_statistics(settings),
             "serve": lambda: serve(settings),
             "relay": lambda: run_relay(
                 settings.database_url,

@@ -115,18 +115,22 @@ def residents_in_places(
 
 
 def households_per_building(session: Session, building_ids: Sequence[str]) -> BuildingCounts:
-    """Households and current residents of each named building (none named: every building of
-    the tenant), every building present with 0 where nobody lives."""
+    """Households (not removed) and current residents of each named building (none named:
+    every standing building of the tenant), every building present with 0 where nobody lives."""
     wanted = _ids(building_ids, "building_ids")
     if not wanted:
-        wanted = list(session.scalars(select(Building.id).order_by(Building.id)))
+        wanted = list(
+            session.scalars(
+                select(Building.id).where(Building.removed_at.is_(None)).order_by(Building.id)
+            )
+        )
     households = dict.fromkeys(wanted, 0)
     residents = dict.fromkeys(wanted, 0)
     if not wanted:
         return BuildingCounts(households, residents)
     for building_id, count in session.execute(
         select(Household.building_id, func.count())
-        .where(Household.building_id.in_(wanted))
+        .where(Household.building_id.in_(wanted), Household.removed_at.is_(None))
         .group_by(Household.building_id)
     ):
         households[building_id] = int(count)

@@ -15,7 +15,10 @@ from census.enterprises import service as enterprises
 from census.enterprises.models import Enterprise
 from census.identity.codes import age_band, age_on
 from census.identity.pii import mask_id_number, mask_phone
+from census.imports.export import Reveal, export_residents
+from census.imports.reading import ImportFormatName
 from census.imports.service import import_residents
+from census.imports.template import CONTENT_TYPES, TEMPLATE_FILE_STEM, template_csv, template_xlsx
 from census.models import Record
 from census.organizations import service as organizations
 from census.organizations.models import Organization
@@ -80,6 +83,20 @@ def receive_file(
             FieldViolation("header.format", "xlsx or csv"),
         )
     return header, b"".join(chunks)
+
+
+def download_format(value: pb.ImportFormat.ValueType) -> ImportFormatName:
+    """The format of a file to download: xlsx unless csv is asked for."""
+    if value == pb.IMPORT_FORMAT_CSV:
+        return "csv"
+    if value in (pb.IMPORT_FORMAT_XLSX, pb.IMPORT_FORMAT_UNSPECIFIED):
+        return "xlsx"
+    raise invalid_input(
+        "census.file_format",
+        "文件格式只能是 xlsx 或 csv",
+        "the format is xlsx or csv",
+        FieldViolation("format", "xlsx or csv"),
+    )
 
 
 def parse_date(value: str, field: str) -> date | None:
@@ -253,6 +270,7 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
                 complex_id=request.complex_id,
                 number=request.number,
                 floors=request.floors,
+                today=self.core.today(),
             )
             return pb.CreateBuildingResponse(building=building_to_proto(created))
 
@@ -278,6 +296,48 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
                 buildings=[building_to_proto(b) for b in found[: page.size]],
                 page=page_response(found, page, lambda b: [str(b.complex_id), b.number, str(b.id)]),
             )
+
+    def UpdateBuilding(
+        self, request: pb.UpdateBuildingRequest, context: Any
+    ) -> pb.UpdateBuildingResponse:
+        """更正楼幢（按字段掩码，校验版本）。Correct the number, floors or verification date."""
+        principal, tenant = access.for_writing()
+        changes = places.BuildingChanges(
+            number=request.number,
+            floors=request.floors,
+            verified_on=parse_date(request.verified_on, "verified_on"),
+        )
+        with self.core.sessions.begin() as session:
+            updated = places.update_building(
+                session,
+                tenant,
+                self.topic,
+                building_id=request.building_id,
+                changes=changes,
+                paths=list(request.update_mask.paths),
+                expected_version=request.expected_version,
+                verifier=principal.username,
+                today=self.core.today(),
+            )
+            return pb.UpdateBuildingResponse(building=building_to_proto(updated))
+
+    def RemoveBuilding(
+        self, request: pb.RemoveBuildingRequest, context: Any
+    ) -> pb.RemoveBuildingResponse:
+        """删除无人居住的楼幢（须理由，保留历史）。Remove a building nobody lives in."""
+        principal, tenant = access.for_writing()
+        with self.core.sessions.begin() as session:
+            places.remove_building(
+                session,
+                tenant,
+                self.topic,
+                building_id=request.building_id,
+                reason=request.reason,
+                expected_version=request.expected_version,
+                remover=principal.username,
+                today=self.core.today(),
+            )
+        return pb.RemoveBuildingResponse()
 
     def CreateUnit(self, request: pb.CreateUnitRequest, context: Any) -> pb.CreateUnitResponse:
         """登记单元。Register a unit (stairwell) of a building."""
@@ -324,6 +384,7 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
                 self.topic,
                 dwelling_id=request.dwelling_id,
                 tenure=word_of(TENURES, request.tenure),
+                today=self.core.today(),
             )
             return pb.CreateHouseholdResponse(household=household_to_proto(created, 0))
 
@@ -340,6 +401,48 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
                 households=[household_to_proto(h, sizes.get(h.id, 0)) for h in found[: page.size]],
                 page=page_response(found, page, lambda h: [str(h.id)]),
             )
+
+    def UpdateHousehold(
+        self, request: pb.UpdateHouseholdRequest, context: Any
+    ) -> pb.UpdateHouseholdResponse:
+        """更正户：自有或租住、户主、核实日期（按字段掩码，校验版本）。Correct a household."""
+        principal, tenant = access.for_writing()
+        changes = people.HouseholdChanges(
+            tenure=word_of(TENURES, request.tenure),
+            head_resident_id=request.head_resident_id,
+            verified_on=parse_date(request.verified_on, "verified_on"),
+        )
+        with self.core.sessions.begin() as session:
+            updated, size = people.update_household(
+                session,
+                tenant,
+                self.topic,
+                household_id=request.household_id,
+                changes=changes,
+                paths=list(request.update_mask.paths),
+                expected_version=request.expected_version,
+                verifier=principal.username,
+                today=self.core.today(),
+            )
+            return pb.UpdateHouseholdResponse(household=household_to_proto(updated, size))
+
+    def RemoveHousehold(
+        self, request: pb.RemoveHouseholdRequest, context: Any
+    ) -> pb.RemoveHouseholdResponse:
+        """删除已无现住居民的户（须理由，保留历史）。Remove a household nobody lives in."""
+        principal, tenant = access.for_writing()
+        with self.core.sessions.begin() as session:
+            people.remove_household(
+                session,
+                tenant,
+                self.topic,
+                household_id=request.household_id,
+                reason=request.reason,
+                expected_version=request.expected_version,
+                remover=principal.username,
+                today=self.core.today(),
+            )
+        return pb.RemoveHouseholdResponse()
 
     def CreateResident(
         self, request: pb.CreateResidentRequest, context: Any
@@ -527,6 +630,55 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
             ],
         )
 
+    def GetImportTemplate(
+        self, request: pb.GetImportTemplateRequest, context: Any
+    ) -> pb.GetImportTemplateResponse:
+        """居民导入模板（中文表头，默认 xlsx）。The empty import template, xlsx unless csv."""
+        access.for_reading()
+        file_format = download_format(request.format)
+        return pb.GetImportTemplateResponse(
+            file_name=f"{TEMPLATE_FILE_STEM}.{file_format}",
+            content_type=CONTENT_TYPES[file_format],
+            content=template_xlsx() if file_format == "xlsx" else template_csv(),
+        )
+
+    def ExportResidents(
+        self, request: pb.ExportResidentsRequest, context: Any
+    ) -> Iterator[pb.ExportResidentsResponse]:
+        """居民导出（导入模板格式，分块）；默认脱敏，pii-reader 填写理由则不脱敏并逐条审计。
+        Residents in the template's shape, streamed; masked unless revealed (audited per row)."""
+        _, tenant = access.for_reading()
+        reveal = None
+        if request.reveal_reason:
+            reveal = Reveal(
+                principal=access.for_pii(tenant),
+                reason=people.reveal_reason(request.reveal_reason, field="reveal_reason"),
+                request_id=current_request_id(),
+            )
+        criteria = people.ResidentFilter(
+            complex_id=request.complex_id,
+            building_id=request.building_id,
+            residence_type=word_of(RESIDENCE_TYPES, request.residence_type),
+            care_tag=word_of(CARE_TAGS, request.care_tag),
+            age_band=word_of(AGE_BANDS, request.age_band),
+            verified_before=parse_date(request.verified_before, "verified_before"),
+        )
+        export = export_residents(
+            self.core.sessions,
+            self.core.protection,
+            criteria,
+            tenant=tenant,
+            file_format=download_format(request.format),
+            reveal=reveal,
+            today=self.core.today(),
+        )
+        # The name first, so a caller can answer its own client before the rows are read.
+        yield pb.ExportResidentsResponse(
+            file_name=export.file_name, content_type=export.content_type
+        )
+        for chunk in export.chunks:
+            yield pb.ExportResidentsResponse(chunk=chunk)
+
     # ---- enterprises and organisations ----
 
     def enterprise_to_proto(self, e: Enterprise) -> pb.Enterprise:
@@ -586,6 +738,64 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
                 today=self.core.today(),
             )
             return pb.CreateEnterpriseResponse(enterprise=self.enterprise_to_proto(created))
+
+    def GetEnterprise(
+        self, request: pb.GetEnterpriseRequest, context: Any
+    ) -> pb.GetEnterpriseResponse:
+        """一家企业店铺（联系电话脱敏）。One enterprise or shop, its contact phone masked."""
+        access.for_reading()
+        with self.core.sessions() as session:
+            found = enterprises.get_enterprise(session, request.enterprise_id)
+            return pb.GetEnterpriseResponse(enterprise=self.enterprise_to_proto(found))
+
+    def UpdateEnterprise(
+        self, request: pb.UpdateEnterpriseRequest, context: Any
+    ) -> pb.UpdateEnterpriseResponse:
+        """更正企业店铺（按字段掩码，校验版本，规则同登记）。Correct an enterprise or shop."""
+        principal, tenant = access.for_writing()
+        changes = enterprises.EnterpriseDraft(
+            name=request.name,
+            credit_code=request.credit_code,
+            type=word_of(ENTERPRISE_TYPES, request.type),
+            address=request.address,
+            dwelling_id=request.dwelling_id,
+            contact_name=request.contact_name,
+            contact_phone=request.contact_phone,
+            employees=request.employees,
+        )
+        with self.core.sessions.begin() as session:
+            updated = enterprises.update_enterprise(
+                session,
+                self.core.protection,
+                tenant,
+                self.topic,
+                enterprise_id=request.enterprise_id,
+                changes=changes,
+                verified_on=parse_date(request.verified_on, "verified_on"),
+                paths=list(request.update_mask.paths),
+                expected_version=request.expected_version,
+                verifier=principal.username,
+                today=self.core.today(),
+            )
+            return pb.UpdateEnterpriseResponse(enterprise=self.enterprise_to_proto(updated))
+
+    def RemoveEnterprise(
+        self, request: pb.RemoveEnterpriseRequest, context: Any
+    ) -> pb.RemoveEnterpriseResponse:
+        """删除企业店铺（歇业、迁走或登记有误；须理由，保留历史）。Remove an enterprise."""
+        principal, tenant = access.for_writing()
+        with self.core.sessions.begin() as session:
+            enterprises.remove_enterprise(
+                session,
+                tenant,
+                self.topic,
+                enterprise_id=request.enterprise_id,
+                reason=request.reason,
+                expected_version=request.expected_version,
+                remover=principal.username,
+                today=self.core.today(),
+            )
+        return pb.RemoveEnterpriseResponse()
 
     def ListEnterprises(
         self, request: pb.ListEnterprisesRequest, context: Any
@@ -650,7 +860,8 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
     ) -> pb.GetStatisticsResponse:
         """底数统计；街道得到汇总及各社区分项。Statistics; a street gets totals and communities."""
         _, tenant = access.for_reading()
-        with self.core.sessions() as session:
+        # A transaction: rows counted on another day are recounted and kept for the next call.
+        with self.core.sessions.begin() as session:
             total, parts = statistics(
                 session,
                 today=self.core.today(),

@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from typing import Any, cast
 
-from sqlalchemy import Date, DateTime, String, func
+import psycopg
+from sqlalchemy import Date, DateTime, String, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from shequ_kit.bulk import StagedRows, stage_rows
 from shequ_kit.db import TenantOwned
 from shequ_kit.outbox import outbox_table
 
@@ -30,20 +33,49 @@ class Record(TenantOwned):
     )
 
 
+class Removable:
+    """Soft removal of a record entered by mistake or gone for good: the row stays for the
+    history (who removed it, when, why); lists, counts and statistics leave it out, and its
+    natural key (a building's number, a credit code) is free again."""
+
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_by: Mapped[str | None] = mapped_column(String(100))
+    removed_reason: Mapped[str | None] = mapped_column(Text)
+
+
 metadata = Base.metadata
 outbox = outbox_table(metadata)
 
 
-def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str, object]]) -> None:
-    """Insert many rows with one pipelined executemany of a fixed column list.
+def driver_connection(session: Session) -> psycopg.Connection[Any]:
+    """The psycopg connection of the session's transaction (tenant setting included)."""
+    connection = session.connection().connection.driver_connection
+    assert connection is not None
+    return cast("psycopg.Connection[Any]", connection)
 
-    Through the ORM's bulk path, rows whose NULL columns differ split into small batches (one
-    statement per few rows); a fixed column list lets psycopg pipeline every row in one go.
-    Columns with a scalar Python default (``version``) get it; server defaults apply as usual.
-    Row-level security still checks every row (WITH CHECK); rows carry their tenant_id.
-    """
+
+def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str, object]]) -> None:
+    """Insert many rows of one table at COPY speed, in the session's transaction."""
+    write_rows(driver_connection(session), model, rows)
+
+
+def write_rows(
+    connection: psycopg.Connection[Any], model: type[Base], rows: Sequence[Mapping[str, object]]
+) -> None:
+    """Insert rows (dicts with the same keys) through shequ_kit.bulk."""
+    staged = stage_rows_of(connection, model, rows)
+    if staged is not None:
+        staged.insert()
+
+
+def stage_rows_of(
+    connection: psycopg.Connection[Any], model: type[Base], rows: Sequence[Mapping[str, object]]
+) -> StagedRows | None:
+    """Stage rows (dicts with the same keys) for one INSERT; None when there are none. Columns
+    with a scalar Python default (``version``) get it, server defaults apply as usual, and
+    row-level security checks every row when it is inserted."""
     if not rows:
-        return
+        return None
     table = model.__table__
     defaults = {
         column.name: column.default.arg
@@ -51,12 +83,9 @@ def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str,
         if column.default is not None and column.default.is_scalar and column.name not in rows[0]
     }
     names = [*rows[0].keys(), *defaults]
-    statement = (
-        f"INSERT INTO {model.__tablename__} ({', '.join(names)}) "  # noqa: S608 - names from the model
-        f"VALUES ({', '.join(['%s'] * len(names))})"
+    return stage_rows(
+        connection,
+        model.__tablename__,
+        names,
+        ((*(row[name] for name in rows[0]), *defaults.values()) for row in rows),
     )
-    values = [(*(row[name] for name in rows[0]), *defaults.values()) for row in rows]
-    connection = session.connection().connection.driver_connection
-    assert connection is not None
-    with connection.cursor() as cursor:
-        cursor.executemany(statement, values)

@@ -1,26 +1,32 @@
 """Demo census data for `make run`: the synthetic communities of DOMAIN.md's scale.
 
 Written in bulk (one INSERT per table and community) under the community's tenant, with ID
-numbers and phones encrypted and hashed exactly as registration does. Idempotent: a community
-that already has places is left alone. One ``ResidentsImported`` fact per community tells
-projections to rebuild, instead of tens of thousands of single events.
+numbers and phones encrypted and hashed exactly as registration does, and the buildings'
+statistics counted as after any write. Idempotent: a community that already has places is left
+alone. One ``ResidentsImported`` fact per community tells projections to rebuild, instead of
+tens of thousands of single events.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from datetime import date
+from typing import cast
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from census.app import CensusCore
-from census.models import insert_rows
+from census.models import driver_connection, insert_rows
 from census.people.models import Household, Resident
 from census.places.models import Building, Complex, Dwelling, Unit
 from census.places.service import event
+from census.statistics import refresh_buildings
 from census.synthetic import DEMO_SIZES, SyntheticCommunity, demo_community
 from shequ.census.v1 import events_pb2
 from shequ.common.v1 import tenant_pb2
+from shequ_kit.bulk import analyze
 from shequ_kit.outbox import publish
 from shequ_kit.tenancy import TenantId, tenant_scope
 
@@ -123,6 +129,17 @@ def community_rows(
     }
 
 
+def insert_community(
+    session: Session, rows: dict[str, list[dict[str, object]]], today: date
+) -> None:
+    """Bulk-insert a community's rows (``community_rows``) and count its buildings for the
+    statistics, as every write does."""
+    for model in (Complex, Building, Unit, Dwelling, Household, Resident):
+        insert_rows(session, model, rows[model.__tablename__])
+    analyze(driver_connection(session), "building", "household", "resident")
+    refresh_buildings(session, [cast(uuid.UUID, b["id"]) for b in rows["building"]], today)
+
+
 def seed_demo_community(core: CensusCore, tenant_id: str) -> int:
     """Write the demo community of ``tenant_id``; returns the residents written (0 if it had
     data already)."""
@@ -131,8 +148,7 @@ def seed_demo_community(core: CensusCore, tenant_id: str) -> int:
         if session.scalar(select(Complex.id).limit(1)) is not None:
             return 0
         rows = community_rows(demo_community(tenant_id, today=core.today()), core, tenant)
-        for model in (Complex, Building, Unit, Dwelling, Household, Resident):
-            insert_rows(session, model, rows[model.__tablename__])
+        insert_community(session, rows, core.today())
         import_id = f"{SEEDED_BY}-{tenant_id}"
         publish(
             session,

@@ -8,7 +8,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from census import vocabulary
-from census.identity.codes import id_check_character
+from census.identity.codes import Sex, id_check_character
 from census.imports.reading import (
     ImportFileError,
     ParsedRow,
@@ -320,6 +320,8 @@ def test_a_valid_row_comes_back_normalised() -> None:
         row=2,
         name="欧阳 娜娜",
         id_number="11010519491231002X",
+        birth_date=date(1949, 12, 31),
+        sex=Sex.FEMALE,
         phone="13812345678",
         relation_to_head=Relation.SELF,
         residence_type=ResidenceType.MIGRANT,

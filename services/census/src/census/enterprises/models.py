@@ -13,20 +13,21 @@ from datetime import date
 from sqlalchemy import Date, ForeignKey, Index, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from census.models import Base, Record
+from census.models import Base, Record, Removable
 
 
-class Enterprise(Record, Base):
+class Enterprise(Record, Removable, Base):
     __tablename__ = "enterprise"
     __table_args__ = (
         # One credit code is one legal entity: registered once per community while it operates;
-        # after it closes, a successor record (reopened, moved back) may be registered.
+        # after it closes or its record is removed, a successor record (reopened, moved back,
+        # registered again correctly) may be registered.
         Index(
             "uq_enterprise_credit_code",
             "tenant_id",
             "credit_code",
             unique=True,
-            postgresql_where=text("closed_on IS NULL"),
+            postgresql_where=text("closed_on IS NULL AND removed_at IS NULL"),
         ),
     )
 

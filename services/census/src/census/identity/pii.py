@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -34,6 +35,7 @@ from census.identity.codes import (
     parse_mobile,
 )
 from shequ_kit.errors import DomainError
+from shequ_kit.randomness import random_bytes
 from shequ_kit.tenancy import TenantId
 
 KEY_LENGTH: Final = 32  # AES-256 and the HMAC-SHA256 lookup key
@@ -186,7 +188,7 @@ class PiiCipher:
         """Encrypt with the current key, bound to ``tenant_id`` and ``field``."""
         key_id = self._keys.current_key_id
         header = bytes((BLOB_VERSION, len(key_id))) + key_id.encode("ascii")
-        nonce = os.urandom(NONCE_LENGTH)
+        nonce = random_bytes.take(NONCE_LENGTH)  # never reused: each buffered byte goes once
         sealed = self._keys.cipher(key_id).encrypt(
             nonce, plaintext.encode("utf-8"), header + _binding(tenant_id, field)
         )
@@ -236,6 +238,7 @@ def _split(blob: bytes) -> tuple[bytes, str, bytes, bytes]:
     return blob[:key_id_end], key_id, blob[key_id_end:nonce_end], blob[nonce_end:]
 
 
+@functools.lru_cache(maxsize=1024)
 def _binding(tenant_id: TenantId | str, field: str) -> bytes:
     tenant = tenant_id if isinstance(tenant_id, TenantId) else TenantId.parse(tenant_id)
     if not _FIELD.fullmatch(field):
@@ -283,6 +286,11 @@ class LookupHasher:
         """The lookup hash of an ID number (normalised first; a malformed one is refused)."""
         return self._digest("id_number", normalise_id_number(number, field=field))
 
+    def hash_checked_id_number(self, number: str) -> bytes:
+        """The lookup hash of a number :func:`parse_id_number` already accepted (an import's
+        hot path checks each number once)."""
+        return self._digest("id_number", number)
+
     def hash_phone(self, phone: str, *, field: str = "phone") -> bytes:
         """The lookup hash of a mobile number (normalised first; a malformed one is refused)."""
         return self._digest("phone", parse_mobile(phone, field))
@@ -297,7 +305,8 @@ class LookupHasher:
 
 # --- Masking ---------------------------------------------------------------------------------
 
-_MASK: Final = "*"
+# What stands for each hidden character; an import refuses values that contain it.
+MASK_CHARACTER: Final = "*"
 
 
 def mask_id_number(value: str) -> str:
@@ -307,7 +316,7 @@ def mask_id_number(value: str) -> str:
     """
     number = compact_input(value).upper()
     if ID_NUMBER_SHAPE.fullmatch(number):
-        return number[:6] + _MASK * 10 + number[-2:]
+        return number[:6] + MASK_CHARACTER * 10 + number[-2:]
     return _mask_conservatively(number, head=6, tail=2)
 
 
@@ -320,7 +329,7 @@ def mask_phone(value: str) -> str:
         phone = parse_mobile(value)
     except DomainError:
         return _mask_conservatively(compact_input(value), head=3, tail=4)
-    return phone[:3] + _MASK * 4 + phone[-4:]
+    return phone[:3] + MASK_CHARACTER * 4 + phone[-4:]
 
 
 def _mask_conservatively(characters: str, *, head: int, tail: int) -> str:
@@ -329,4 +338,8 @@ def _mask_conservatively(characters: str, *, head: int, tail: int) -> str:
     quarter = len(characters) // 4
     shown_head, shown_tail = min(head, quarter), min(tail, quarter)
     hidden = len(characters) - shown_head - shown_tail
-    return characters[:shown_head] + _MASK * hidden + characters[len(characters) - shown_tail :]
+    return (
+        characters[:shown_head]
+        + MASK_CHARACTER * hidden
+        + characters[len(characters) - shown_tail :]
+    )

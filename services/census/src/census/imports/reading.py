@@ -29,7 +29,8 @@ from xml.etree.ElementTree import ParseError
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
-from census.identity.codes import ResidentId, parse_id_number, parse_mobile
+from census.identity.codes import ResidentId, Sex, parse_id_number, parse_mobile
+from census.identity.pii import MASK_CHARACTER
 from census.imports.template import (
     BLANK_PLACEHOLDERS,
     BUILDING,
@@ -39,6 +40,7 @@ from census.imports.template import (
     COMPLEX,
     DATE_COLUMNS,
     DERIVED_CARE_TAG_LABELS,
+    FORMULA_TRIGGERS,
     ID_NUMBER,
     IMPORTABLE_CARE_TAG_LABELS,
     MAX_ROWS,
@@ -59,6 +61,7 @@ from census.imports.template import (
     TENURE,
     TENURE_LABELS,
     TENURE_VALUES,
+    TEXT_MARK,
     UNIT,
     VERIFIED_ON,
     TemplateColumn,
@@ -116,6 +119,8 @@ class ParsedRow:
     # Personal data stays out of repr so that a logged row leaks nothing.
     name: str = field(repr=False)
     id_number: str = field(repr=False)  # 18 characters, upper-case X
+    birth_date: date  # from the ID number
+    sex: Sex  # from the ID number
     phone: str | None = field(repr=False)  # 11 digits
     relation_to_head: Relation
     residence_type: ResidenceType
@@ -218,6 +223,8 @@ def _parse_row(row: _Row, today: date, first_row_of_id: dict[str, int]) -> RowRe
         row=row.number,
         name=_present(name),
         id_number=_present(resident).number,
+        birth_date=_present(resident).birth_date,
+        sex=_present(resident).sex,
         phone=phone,
         relation_to_head=_present(relation),
         residence_type=_present(residence_type),
@@ -234,6 +241,7 @@ def _parse_row(row: _Row, today: date, first_row_of_id: dict[str, int]) -> RowRe
 
 
 _T = TypeVar("_T")
+_DIGIT: Final = re.compile(r"\d")  # any Unicode digit, as str.isdigit sees them
 
 
 def _present(value: _T | None) -> _T:
@@ -245,7 +253,7 @@ def _present(value: _T | None) -> _T:
 
 def _name(row: _Row) -> str | None:
     name = row.text(NAME)
-    if name is not None and any(character.isdigit() for character in name):
+    if name is not None and _DIGIT.search(name):
         row.problem(
             NAME,
             "姓名中不应有数字，请检查是否填错了列",
@@ -269,6 +277,14 @@ def _resident_id(row: _Row, today: date) -> ResidentId | None:
     raw = row.text(ID_NUMBER)
     if raw is None:
         return None
+    if MASK_CHARACTER in raw:
+        row.problem(
+            ID_NUMBER,
+            "身份证号已脱敏（含*号），不能导入；请填写完整号码，或使用有权限人员导出的未脱敏文件",
+            "the ID number is masked (it contains *) and cannot be imported; write the full "
+            "number or use an unmasked export made by a pii-reader",
+        )
+        return None
     try:
         return parse_id_number(raw, today=today, field=ID_NUMBER.name_en)
     except DomainError as error:
@@ -289,6 +305,13 @@ def _refuse_repeated_id(row: _Row, number: str, first_row_of_id: dict[str, int])
 def _phone(row: _Row) -> str | None:
     raw = row.text(PHONE)
     if raw is None:
+        return None
+    if MASK_CHARACTER in raw:
+        row.problem(
+            PHONE,
+            "手机号已脱敏（含*号），不能导入；请填写完整号码或留空",
+            "the phone number is masked (it contains *); write the full number or leave it empty",
+        )
         return None
     try:
         return parse_mobile(raw, field=PHONE.name_en)
@@ -422,6 +445,11 @@ def _date_of_number(value: float) -> date | None:
 
 
 def _date_of_text(row: _Row, column: TemplateColumn, text: str) -> date | None:
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":  # 2023-05-01, the common case
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass  # e.g. 2023-02-30: the general path below names the problem
     match = _DATE_TEXT.fullmatch(text) or _COMPACT_DATE.fullmatch(text)
     if match is None:
         row.problem(
@@ -461,6 +489,15 @@ class _Row:
     def text(self, column: TemplateColumn) -> str | None:
         """The cell as trimmed text, or None when it is empty (a problem if required)."""
         value = self._cells.get(column)
+        if (
+            type(value) is str
+            and len(value) <= column.max_length
+            and (value.isascii() or unicodedata.is_normalized("NFKC", value))
+        ):
+            # The common cell: already NFKC, short enough even before trimming.
+            text = " ".join(value.split())
+            if text and text[0] != TEXT_MARK and text not in BLANK_PLACEHOLDERS:
+                return text
         if isinstance(value, datetime | date | time) and column not in DATE_COLUMNS:
             # Excel turns "1-2" or "3/5" typed into a general-format cell into a date.
             self.problem(
@@ -492,13 +529,21 @@ class _Row:
 
 def _text_of(value: object) -> str:
     """A cell as text: full-width forms folded (NFKC), whitespace runs made one space."""
-    if value is None:
+    if type(value) is str:
+        # ASCII is already in NFKC; most cells of a generated file are, and skip the work.
+        text = value if value.isascii() else unicodedata.normalize("NFKC", value)
+    elif value is None:
         return ""
-    if isinstance(value, bool):
+    elif isinstance(value, bool):
         return "是" if value else "否"  # an Excel TRUE/FALSE cell in the 是否租住 column
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        value = int(value)  # a room typed as 502 may come back as 502.0
-    return " ".join(unicodedata.normalize("NFKC", str(value)).split())
+    elif isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        text = str(int(value))  # a room typed as 502 may come back as 502.0
+    else:
+        text = unicodedata.normalize("NFKC", str(value))
+    text = " ".join(text.split())
+    if text[1:2] in FORMULA_TRIGGERS and text.startswith(TEXT_MARK):
+        return text[1:]  # our CSV export's guard against formula injection, taken off again
+    return text
 
 
 # --- The header --------------------------------------------------------------------------------

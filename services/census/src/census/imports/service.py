@@ -13,27 +13,36 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
+import psycopg
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from census.identity.codes import parse_id_number
 from census.imports.models import ImportJob
 from census.imports.reading import ParsedRow, RowProblem, file_fingerprint, read_rows
 from census.imports.template import ID_NUMBER, RELATION
-from census.models import insert_rows
+from census.models import Base, driver_connection, stage_rows_of
 from census.people.models import Household, Resident
 from census.people.service import Protection, derived_care_tags, tenant_ref
 from census.places.models import Building, Complex, Dwelling, Unit
 from census.places.service import event
+from census.statistics import refresh_buildings
+from census.vocabulary import Relation
 from shequ.census.v1 import events_pb2
+from shequ_kit.bulk import StagedRows, analyze, insert_staged, stage_rows
 from shequ_kit.outbox import publish
+from shequ_kit.randomness import random_bytes
 from shequ_kit.tenancy import TenantId
 
 MAX_REPORTED_PROBLEMS = 1_000
+# Residents per batch handed to the writer: large enough that a COPY's fixed cost vanishes,
+# small enough that the first batch's write starts early.
+BATCH_ROWS: Final = 10_000
+new_id = random_bytes.uuid4  # two or three per row: os.urandom one at a time costs more
 
 
 @dataclass(frozen=True)
@@ -51,12 +60,16 @@ def _problem(row: int, column: str, zh: str, en: str) -> RowProblem:
 
 class _Places:
     """The community's places by name, created on first mention (ids assigned here, rows
-    inserted in bulk at the end)."""
+    written with the batch that first names them)."""
 
     def __init__(self, session: Session, tenant: TenantId) -> None:
         self.tenant = tenant
         self.complexes = {c.name: c.id for c in session.scalars(select(Complex))}
-        self.buildings = {(b.complex_id, b.number): b.id for b in session.scalars(select(Building))}
+        # A removed building's number names the building standing there now, or a new one.
+        self.buildings = {
+            (b.complex_id, b.number): b.id
+            for b in session.scalars(select(Building).where(Building.removed_at.is_(None)))
+        }
         self.units = {(u.building_id, u.number): u.id for u in session.scalars(select(Unit))}
         self.dwellings = {
             (d.unit_id, d.room): (d.id, d.building_id, d.complex_id)
@@ -108,9 +121,18 @@ class _Places:
             )
         return found
 
+    def take_new(self) -> list[tuple[type[Base], list[dict[str, Any]]]]:
+        """The places created since the last call, parents before children."""
+        taken = [(model, self.new.pop(model, [])) for model in (Complex, Building, Unit, Dwelling)]
+        return [(model, rows) for model, rows in taken if rows]
+
 
 class _Batch:
-    """The rows that will be written, checked against the community as it is now."""
+    """The rows that will be written, checked against the community as it is now.
+
+    Rows are handed to the writer every ``BATCH_ROWS`` residents, with the places and
+    households they first name.
+    """
 
     def __init__(
         self, session: Session, protection: Protection, tenant: TenantId, *, actor: str, today: date
@@ -123,16 +145,24 @@ class _Batch:
         self.existing = {
             h.dwelling_id: h.id
             for h in session.scalars(
-                select(Household).where(Household.head_resident_id.is_not(None))
+                select(Household).where(
+                    Household.head_resident_id.is_not(None), Household.removed_at.is_(None)
+                )
             )
         }
         self.headed: set[uuid.UUID] = set(self.existing)
-        self.households: dict[uuid.UUID, dict[str, Any]] = {}
-        self.residents: list[dict[str, Any]] = []
+        self.households: dict[uuid.UUID, dict[str, Any]] = {}  # new ones, by dwelling
+        self.new_households: list[dict[str, Any]] = []  # not yet handed to the writer
+        # Households already written whose head came in a later batch: household → head.
+        self.late_heads: dict[uuid.UUID, uuid.UUID] = {}
+        self.written_households: set[uuid.UUID] = set()
+        self.residents: list[tuple[object, ...]] = []  # not yet handed to the writer
+        self.imported = 0
+        self.buildings: set[uuid.UUID] = set()
         self.problems: list[RowProblem] = []
 
     def add(self, row: ParsedRow) -> None:
-        id_hash = self.protection.hasher.hash_id_number(row.id_number)
+        id_hash = self.protection.hasher.hash_checked_id_number(row.id_number)
         if id_hash in self.registered:
             self.problems.append(
                 _problem(
@@ -144,7 +174,7 @@ class _Batch:
             )
             return
         dwelling_id, building_id, complex_id = self.places.dwelling(row, self.today)
-        is_head = row.relation_to_head.value == "self"
+        is_head = row.relation_to_head is Relation.SELF
         if is_head and dwelling_id in self.headed:
             self.problems.append(
                 _problem(
@@ -155,13 +185,13 @@ class _Batch:
                 )
             )
             return
-        resident_id = uuid.uuid4()
+        resident_id = new_id()
         household_id = self.existing.get(dwelling_id)
         if household_id is None:
-            household = self.households.setdefault(
-                dwelling_id,
-                {
-                    "id": uuid.uuid4(),
+            household = self.households.get(dwelling_id)
+            if household is None:
+                household = self.households[dwelling_id] = {
+                    "id": new_id(),
                     "tenant_id": self.tenant.value,
                     "dwelling_id": dwelling_id,
                     "building_id": building_id,
@@ -170,55 +200,133 @@ class _Batch:
                     "head_resident_id": None,
                     "verified_on": row.verified_on,
                     "verified_by": self.actor,
-                },
-            )
+                }
+                self.new_households.append(household)
             household_id = household["id"]
             if is_head:
                 household["head_resident_id"] = resident_id
+                if household_id in self.written_households:
+                    self.late_heads[household_id] = resident_id
         if is_head:
             self.headed.add(dwelling_id)
         self.registered.add(id_hash)
-        identity = parse_id_number(row.id_number, today=self.today)
-        cipher = self.protection.cipher
+        self.buildings.add(building_id)
+        tenant = self.tenant
+        encrypt = self.protection.cipher.encrypt
         self.residents.append(
-            {
-                "id": resident_id,
-                "tenant_id": self.tenant.value,
-                "person_id": uuid.uuid4(),
-                "household_id": household_id,
-                "dwelling_id": dwelling_id,
-                "building_id": building_id,
-                "complex_id": complex_id,
-                "name": row.name,
-                "id_number_cipher": cipher.encrypt(
-                    row.id_number, tenant_id=self.tenant, field="id_number"
+            (
+                resident_id,
+                tenant.value,
+                new_id(),  # person_id
+                household_id,
+                dwelling_id,
+                building_id,
+                complex_id,
+                row.name,
+                encrypt(row.id_number, tenant_id=tenant, field="id_number"),
+                id_hash,
+                encrypt(row.phone, tenant_id=tenant, field="phone") if row.phone else None,
+                row.sex.value,
+                row.birth_date,
+                row.relation_to_head.value,
+                row.residence_type.value,
+                row.tenure.value,
+                row.moved_in_on,
+                derived_care_tags(
+                    row.birth_date, self.today, frozenset(t.value for t in row.care_tags)
                 ),
-                "id_number_hash": id_hash,
-                "phone_cipher": (
-                    cipher.encrypt(row.phone, tenant_id=self.tenant, field="phone")
-                    if row.phone
-                    else None
-                ),
-                "sex": identity.sex.value,
-                "birth_date": identity.birth_date,
-                "relation_to_head": row.relation_to_head.value,
-                "residence_type": row.residence_type.value,
-                "tenure": row.tenure.value,
-                "moved_in_on": row.moved_in_on,
-                "care_tags": derived_care_tags(
-                    identity.birth_date, self.today, frozenset(t.value for t in row.care_tags)
-                ),
-                "tags": list(row.tags),
-                "verified_on": row.verified_on,
-                "verified_by": self.actor,
-            }
+                list(row.tags),
+                row.verified_on,
+                self.actor,
+                1,  # version
+            )
         )
 
-    def write(self, session: Session) -> None:
-        for model in (Complex, Building, Unit, Dwelling):
-            insert_rows(session, model, self.places.new[model])
-        insert_rows(session, Household, list(self.households.values()))
-        insert_rows(session, Resident, self.residents)
+    def take(self) -> _Rows:
+        """The rows added since the last call, in the order foreign keys need."""
+        taken = _Rows(self.places.take_new(), self.new_households, self.residents)
+        self.written_households.update(h["id"] for h in self.new_households)
+        self.imported += len(self.residents)
+        self.new_households, self.residents = [], []
+        return taken
+
+
+RESIDENT_COLUMNS: Final = (
+    "id",
+    "tenant_id",
+    "person_id",
+    "household_id",
+    "dwelling_id",
+    "building_id",
+    "complex_id",
+    "name",
+    "id_number_cipher",
+    "id_number_hash",
+    "phone_cipher",
+    "sex",
+    "birth_date",
+    "relation_to_head",
+    "residence_type",
+    "tenure",
+    "moved_in_on",
+    "care_tags",
+    "tags",
+    "verified_on",
+    "verified_by",
+    "version",
+)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    places: list[tuple[type[Base], list[dict[str, Any]]]]
+    households: list[dict[str, Any]]
+    residents: list[tuple[object, ...]]
+
+    def stage(self, connection: psycopg.Connection[Any]) -> list[StagedRows]:
+        """COPY every table's rows into staging tables, parents first."""
+        staged = [stage_rows_of(connection, model, rows) for model, rows in self.places]
+        staged.append(stage_rows_of(connection, Household, self.households))
+        if self.residents:
+            staged.append(
+                stage_rows(connection, Resident.__tablename__, RESIDENT_COLUMNS, self.residents)
+            )
+        return [rows for rows in staged if rows is not None]
+
+
+class _Writer:
+    """Moves staged batches into the tables on a thread of its own while the reader checks
+    the next batch.
+
+    PostgreSQL spends about as long checking, indexing and storing a batch as Python spends
+    reading and encrypting one. The copy into staging tables needs Python (it formats every
+    row) and runs on the reader's thread; the INSERT … SELECT only waits for the database, which
+    releases the GIL, so it overlaps the reading of the next batch. One batch at most is in
+    flight on the import's connection; an error reaches the caller at the next hand-over or at
+    :meth:`finish`.
+    """
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self._connection = connection
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
+        self._pending: Future[None] | None = None
+
+    def submit(self, rows: _Rows) -> None:
+        self._wait()  # the connection runs one statement at a time
+        self._pending = self._thread.submit(
+            insert_staged, self._connection, rows.stage(self._connection)
+        )
+
+    def finish(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self._thread.shutdown(wait=True)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
 
 def import_residents(
@@ -246,19 +354,37 @@ def import_residents(
             already_imported=True,
         )
     batch = _Batch(session, protection, tenant, actor=actor, today=today)
+    # Strict mode may have to take back rows already written when a bad row comes later.
+    savepoint = session.begin_nested()
+    writer = _Writer(driver_connection(session))
     rows_total = 0
-    for result in read_rows(data, format=file_format, today=today):  # type: ignore[arg-type]
-        rows_total += 1
-        if isinstance(result, ParsedRow):
-            batch.add(result)
-        else:
-            batch.problems.extend(result)
+    try:
+        for result in read_rows(data, format=file_format, today=today):  # type: ignore[arg-type]
+            rows_total += 1
+            if isinstance(result, ParsedRow):
+                batch.add(result)
+                if len(batch.residents) >= BATCH_ROWS:
+                    rows = batch.take()
+                    if not (strict and batch.problems):  # else all of it is taken back anyway
+                        writer.submit(rows)
+            else:
+                batch.problems.extend(result)
+        rows = batch.take()
+        if not (strict and batch.problems):
+            writer.submit(rows)
+    finally:
+        writer.finish()
     problems = sorted(batch.problems, key=lambda p: (p.row, p.column))
     reported = problems[:MAX_REPORTED_PROBLEMS]
     job_id = uuid.uuid4()
     if strict and problems:
+        savepoint.rollback()
         return ImportOutcome(job_id, rows_total, 0, reported, already_imported=False)
-    batch.write(session)
+    _set_late_heads(session, batch.late_heads)
+    savepoint.commit()
+    if batch.imported >= BATCH_ROWS:
+        analyze(driver_connection(session), "building", "dwelling", "household", "resident")
+    refresh_buildings(session, batch.buildings, today)
     session.add(
         ImportJob(
             id=job_id,
@@ -267,7 +393,7 @@ def import_residents(
             file_format=file_format,
             strict=strict,
             rows_total=rows_total,
-            rows_imported=len(batch.residents),
+            rows_imported=batch.imported,
             rejected=[asdict(p) for p in reported],
             imported_by=actor,
         )
@@ -279,8 +405,19 @@ def import_residents(
             topic,
             job_id,
             events_pb2.ResidentsImported(
-                tenant=tenant_ref(tenant), import_id=str(job_id), rows_imported=len(batch.residents)
+                tenant=tenant_ref(tenant), import_id=str(job_id), rows_imported=batch.imported
             ),
         ),
     )
-    return ImportOutcome(job_id, rows_total, len(batch.residents), reported, already_imported=False)
+    return ImportOutcome(job_id, rows_total, batch.imported, reported, already_imported=False)
+
+
+def _set_late_heads(session: Session, heads: dict[uuid.UUID, uuid.UUID]) -> None:
+    """Name the heads that came after their household was written (rare: a file sorted by
+    something other than the dwelling)."""
+    if heads:
+        with driver_connection(session).cursor() as cursor:
+            cursor.executemany(
+                "UPDATE household SET head_resident_id = %s WHERE id = %s",
+                [(head, household) for household, head in heads.items()],
+            )

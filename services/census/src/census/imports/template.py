@@ -33,6 +33,11 @@ NOTES_SHEET_TITLE: Final = "说明"
 # Words staff write into a cell to say "nothing here"; they count as an empty cell.
 BLANK_PLACEHOLDERS: Final = frozenset({"无", "暂无", "/", "-", "—", "——"})
 
+# Excel and WPS run a CSV cell that starts with one of these as a formula (CSV injection). The
+# export writes TEXT_MARK before such a value; the reader takes the mark off again.
+FORMULA_TRIGGERS: Final = frozenset("=+-@")
+TEXT_MARK: Final = "'"
+
 
 # --- The enumerations a row carries ------------------------------------------------------------
 # Values are the words the census stores and census.vocabulary maps to the proto enums, so a
@@ -344,6 +349,12 @@ GENERAL_NOTES: Final = (
 
 
 # --- The files to download ---------------------------------------------------------------------
+
+TEMPLATE_FILE_STEM: Final = "居民导入模板"
+CONTENT_TYPES: Final[Mapping[str, str]] = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
 
 
 def template_csv() -> bytes:

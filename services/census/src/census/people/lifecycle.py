@@ -25,6 +25,7 @@ from census.people.service import (
     validated_columns,
 )
 from census.places.service import event
+from census.statistics import refresh_buildings
 from shequ.census.v1 import events_pb2
 from shequ_kit.errors import DomainError, ErrorKind, FieldViolation, invalid_input
 from shequ_kit.outbox import publish
@@ -134,6 +135,7 @@ def update_resident(
     resident.verified_on = merged.verified_on if "verified_on" in paths else today
     resident.verified_by = verifier
     resident.version += 1
+    refresh_buildings(session, [resident.building_id], today)
     publish(
         session,
         event(
@@ -198,6 +200,7 @@ def move_within_community(
     if resident.relation_to_head == "self":
         resident.relation_to_head = "other"  # a household has one head; staff may correct
     resident.version += 1
+    refresh_buildings(session, [source.building_id, target.building_id], today)
     publish(
         session,
         event(
@@ -280,6 +283,8 @@ def transfer_within_street(
     session.flush()
     if arrival.relation_to_head == "self":
         target_household.head_resident_id = arrival.id
+    # In the street's scope: both communities' rows are visible and writable here.
+    refresh_buildings(session, [resident.building_id, arrival.building_id], today)
     publish(
         session,
         event(
@@ -326,6 +331,7 @@ def close_stay(
     resident.moved_out_on = _moved_on(moved_on, resident, today)
     resident.left_reason = reason.strip()[:500] or "迁出"
     resident.version += 1
+    refresh_buildings(session, [resident.building_id], today)
     publish(
         session,
         event(

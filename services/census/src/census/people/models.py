@@ -24,16 +24,17 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from census.models import Base, Record
+from census.models import Base, Record, Removable
 from shequ_kit.db import TenantOwned
 
 
-class Household(Record, Base):
+class Household(Record, Removable, Base):
     __tablename__ = "household"
 
     dwelling_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dwelling.id"), index=True)
-    building_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("building.id"), index=True)
-    complex_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complex.id"), index=True)
+    # Copies of the dwelling's places, without foreign keys of their own (migration 0008).
+    building_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    complex_id: Mapped[uuid.UUID] = mapped_column(index=True)
     tenure: Mapped[str] = mapped_column(String(10))
     head_resident_id: Mapped[uuid.UUID | None]
 
@@ -58,9 +59,10 @@ class Resident(Record, Base):
     # One person keeps one id across moves between communities of a street.
     person_id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4, index=True)
     household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("household.id"), index=True)
-    dwelling_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dwelling.id"))
-    building_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("building.id"))
-    complex_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complex.id"), index=True)
+    # Copies of the household's places, without foreign keys of their own (migration 0008).
+    dwelling_id: Mapped[uuid.UUID]
+    building_id: Mapped[uuid.UUID]
+    complex_id: Mapped[uuid.UUID] = mapped_column(index=True)
     name: Mapped[str] = mapped_column(String(50))
     id_number_cipher: Mapped[bytes] = mapped_column(LargeBinary)
     id_number_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
@@ -68,7 +70,7 @@ class Resident(Record, Base):
     sex: Mapped[str] = mapped_column(String(6))
     birth_date: Mapped[date] = mapped_column(Date)
     relation_to_head: Mapped[str] = mapped_column(String(10))
-    residence_type: Mapped[str] = mapped_column(String(12), index=True)
+    residence_type: Mapped[str] = mapped_column(String(12))
     tenure: Mapped[str] = mapped_column(String(10))
     moved_in_on: Mapped[date | None] = mapped_column(Date)
     moved_out_on: Mapped[date | None] = mapped_column(Date)

@@ -1,15 +1,26 @@
-"""Households and residents: registration, filtered lists, and audited reveals."""
+"""Households and residents: registration, filtered lists, audited reveals; corrections and
+removal of households (a resident's later life is in ``lifecycle``)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Final
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
+from census import corrections
+from census.corrections import (
+    check_version,
+    checked_mask,
+    mark_removed,
+    mark_verified,
+    removal_reason,
+    still_in_use,
+)
 from census.identity.codes import (
     age_band,
     age_on,
@@ -17,10 +28,12 @@ from census.identity.codes import (
     is_elderly,
     parse_id_number,
     parse_mobile,
+    years_before,
 )
 from census.identity.pii import LookupHasher, PiiCipher
 from census.people.models import Household, PiiReveal, Resident
 from census.places.service import already_exists, event, get_dwelling, parse_uuid, required_text
+from census.statistics import forget_buildings, refresh_buildings
 from census.vocabulary import (
     AGE_BANDS,
     CARE_TAGS,
@@ -40,8 +53,11 @@ from shequ_kit.paging import Page, sort_key
 from shequ_kit.tenancy import TenantId
 from shequ_kit.tokens import Principal
 
-MIN_REASON_LENGTH = 4
+# Reveals and resident removal (lifecycle) give their reasons as every removal does.
+MIN_REASON_LENGTH: Final = corrections.MIN_REASON_LENGTH
 MAX_TAGS = 20
+# What a household correction may change; moving house is registering a new household.
+HOUSEHOLD_UPDATABLE: Final = frozenset({"tenure", "head_resident_id", "verified_on"})
 
 
 @dataclass(frozen=True)
@@ -98,7 +114,9 @@ def household_sizes(session: Session, household_ids: list[uuid.UUID]) -> dict[uu
 
 def counts_in_building(session: Session, building_id: uuid.UUID) -> tuple[int, int]:
     households = session.scalar(
-        select(func.count()).select_from(Household).where(Household.building_id == building_id)
+        select(func.count())
+        .select_from(Household)
+        .where(Household.building_id == building_id, Household.removed_at.is_(None))
     )
     residents = session.scalar(
         select(func.count())
@@ -120,8 +138,16 @@ def household_facts(household: Household, size: int) -> events_pb2.HouseholdFact
 
 
 def create_household(
-    session: Session, tenant: TenantId, topic: str, *, dwelling_id: str, tenure: str
+    session: Session,
+    tenant: TenantId,
+    topic: str,
+    *,
+    dwelling_id: str,
+    tenure: str,
+    today: date | None = None,
 ) -> Household:
+    """Register a household; its building's statistics are recounted on ``today`` (without a
+    day, at the next statistics request)."""
     dwelling = get_dwelling(session, dwelling_id)
     household = Household(
         dwelling_id=dwelling.id,
@@ -131,6 +157,10 @@ def create_household(
     )
     session.add(household)
     session.flush()
+    if today is None:
+        forget_buildings(session, [household.building_id])
+    else:
+        refresh_buildings(session, [household.building_id], today)
     publish(
         session,
         event(
@@ -146,7 +176,17 @@ def create_household(
 
 
 def get_household(session: Session, household_id: str, field: str = "household_id") -> Household:
-    household = session.get(Household, parse_uuid(household_id, field))
+    """A household (not removed) someone is registered or moved into.
+
+    Its row stays locked until the transaction ends, as the write will update it (its head):
+    a concurrent removal of the household waits and then counts the newcomer, or this write
+    waits and finds the household gone.
+    """
+    household = session.scalar(
+        select(Household)
+        .where(Household.id == parse_uuid(household_id, field), Household.removed_at.is_(None))
+        .with_for_update(key_share=True)
+    )
     if household is None:
         raise invalid_input(
             "census.household_not_found",
@@ -158,7 +198,7 @@ def get_household(session: Session, household_id: str, field: str = "household_i
 
 
 def list_households(session: Session, building_id: str, page: Page) -> Sequence[Household]:
-    query = select(Household).order_by(Household.id)
+    query = select(Household).where(Household.removed_at.is_(None)).order_by(Household.id)
     if building_id:
         query = query.where(Household.building_id == parse_uuid(building_id, "building_id"))
     if (after := sort_key(page, uuid.UUID)) is not None:
@@ -298,6 +338,7 @@ def create_resident(
     session.flush()
     if resident.relation_to_head == "self":
         household.head_resident_id = resident.id
+    refresh_buildings(session, [resident.building_id], today)
     publish(
         session,
         event(
@@ -317,14 +358,6 @@ def get_resident(session: Session, resident_id: str) -> Resident:
     if resident is None:
         raise not_found("census.resident_not_found", "未找到该居民", f"no resident {resident_id}")
     return resident
-
-
-def years_before(day: date, years: int) -> date:
-    """The same calendar day ``years`` earlier (29 February becomes 28 February)."""
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:
-        return day.replace(year=day.year - years, day=28)
 
 
 def _birth_dates_for(band_key: str, today: date) -> tuple[date, date | None]:
@@ -371,12 +404,17 @@ def _filtered(
     return query
 
 
+def residents_matching(
+    protection: Protection, criteria: ResidentFilter, today: date
+) -> Select[Resident]:
+    """The residents ``criteria`` selects, unordered: the list pages it, the export streams it."""
+    return _filtered(select(Resident), protection, criteria, today)
+
+
 def list_residents(
     session: Session, protection: Protection, criteria: ResidentFilter, page: Page, today: date
 ) -> Sequence[Resident]:
-    query = _filtered(select(Resident), protection, criteria, today).order_by(
-        Resident.name, Resident.id
-    )
+    query = residents_matching(protection, criteria, today).order_by(Resident.name, Resident.id)
     if (after := sort_key(page, str, uuid.UUID)) is not None:
         query = query.where(tuple_(Resident.name, Resident.id) > after)
     return session.scalars(query.limit(page.size + 1)).all()
@@ -386,21 +424,216 @@ def record_reveal(
     session: Session, principal: Principal, resident: Resident, reason: str, request_id: str | None
 ) -> None:
     """Write the audit row of an unmasked read; refused without a real reason."""
-    cleaned = reason.strip()
-    if len(cleaned) < MIN_REASON_LENGTH:
-        raise invalid_input(
-            "census.reveal_reason_required",
-            "查看敏感信息须填写理由（至少4个字）",
-            "a reason of at least 4 characters is required",
-            FieldViolation("reason", "at least 4 characters"),
-        )
     session.add(
         PiiReveal(
             tenant_id=resident.tenant_id,
             resident_id=resident.id,
             actor_subject=principal.subject,
             actor_username=principal.username,
-            reason=cleaned[:500],
+            reason=reveal_reason(reason, field="reason"),
             request_id=request_id,
         )
     )
+
+
+def reveal_reason(reason: str, *, field: str) -> str:
+    """The reason an unmasked read is audited with, as stored; refused unless it says something."""
+    cleaned = reason.strip()
+    if len(cleaned) < MIN_REASON_LENGTH:
+        raise invalid_input(
+            "census.reveal_reason_required",
+            "查看敏感信息须填写理由（至少4个字）",
+            "a reason of at least 4 characters is required",
+            FieldViolation(field, "at least 4 characters"),
+        )
+    return cleaned[:500]
+
+
+def record_reveals(
+    session: Session,
+    principal: Principal,
+    residents: Sequence[tuple[str, uuid.UUID]],
+    reason: str,
+    request_id: str | None,
+) -> None:
+    """The audit rows of an unmasked export, one per (tenant, resident), in one statement.
+
+    ``reason`` is already cleaned (:func:`reveal_reason`). Row-level security checks each
+    row's tenant as for any insert.
+    """
+    if not residents:
+        return
+    session.execute(
+        text(
+            f"INSERT INTO {PiiReveal.__tablename__} "  # noqa: S608 - the name is the model's
+            "(tenant_id, resident_id, actor_subject, actor_username, reason, request_id) "
+            "SELECT tenant, resident, :subject, :username, :reason, :request_id "
+            "FROM unnest(CAST(:tenants AS text[]), CAST(:residents AS uuid[])) "
+            "AS audited(tenant, resident)"
+        ),
+        {
+            "subject": principal.subject,
+            "username": principal.username,
+            "reason": reason,
+            "request_id": request_id,
+            "tenants": [tenant for tenant, _ in residents],
+            "residents": [resident for _, resident in residents],
+        },
+    )
+
+
+# ---- household corrections and removal ----
+
+
+@dataclass(frozen=True)
+class HouseholdChanges:
+    """The values a household correction may set; only the fields named in its mask apply."""
+
+    tenure: str = ""
+    head_resident_id: str = ""
+    verified_on: date | None = None
+
+
+def household_to_change(session: Session, household_id: str) -> Household:
+    """The household a correction or removal is about, locked against concurrent writers."""
+    household = session.scalar(
+        select(Household)
+        .where(
+            Household.id == parse_uuid(household_id, "household_id"),
+            Household.removed_at.is_(None),
+        )
+        .with_for_update()
+    )
+    if household is None:
+        raise not_found("census.household_not_found", "未找到该户", f"no household {household_id}")
+    return household
+
+
+def _current_members(session: Session, household: Household) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Resident)
+            .where(Resident.household_id == household.id, Resident.moved_out_on.is_(None))
+        )
+        or 0
+    )
+
+
+def _change_head(session: Session, household: Household, head_resident_id: str) -> None:
+    """A household has one head (关系“户主”): the new head's relation becomes "self", the
+    former head's "other" (staff may refine it)."""
+    field = "head_resident_id"
+    head = (
+        session.scalar(
+            select(Resident).where(
+                Resident.id == parse_uuid(head_resident_id, field),
+                Resident.household_id == household.id,
+                Resident.moved_out_on.is_(None),
+            )
+        )
+        if head_resident_id.strip()
+        else None
+    )
+    if head is None:
+        raise invalid_input(
+            "census.head_not_in_household",
+            "户主须为本户的现住居民",
+            "the head must be a current resident of this household",
+            FieldViolation(field, "a current resident of this household"),
+        )
+    if head.id == household.head_resident_id:
+        return
+    if household.head_resident_id is not None:
+        former = session.get(Resident, household.head_resident_id)
+        if former is not None and former.relation_to_head == "self":
+            former.relation_to_head = "other"
+            former.version += 1
+    if head.relation_to_head != "self":
+        head.relation_to_head = "self"
+        head.version += 1
+    household.head_resident_id = head.id
+
+
+def update_household(
+    session: Session,
+    tenant: TenantId,
+    topic: str,
+    *,
+    household_id: str,
+    changes: HouseholdChanges,
+    paths: Collection[str],
+    expected_version: int,
+    verifier: str,
+    today: date,
+) -> tuple[Household, int]:
+    """Correct tenure, head or verification date (a field mask); the household and its size."""
+    mask = checked_mask(paths, HOUSEHOLD_UPDATABLE)
+    household = household_to_change(session, household_id)
+    check_version(household, expected_version)
+    if "tenure" in mask:
+        household.tenure = parse_word(
+            Tenure, changes.tenure, field="tenure", label_zh="是否租住"
+        ).value
+    if "head_resident_id" in mask:
+        _change_head(session, household, changes.head_resident_id)
+    mark_verified(household, mask, changes.verified_on, verifier=verifier, today=today)
+    household.version += 1
+    refresh_buildings(session, [household.building_id], today)
+    size = _current_members(session, household)
+    publish(
+        session,
+        event(
+            tenant,
+            topic,
+            household.id,
+            events_pb2.HouseholdUpdated(
+                tenant=tenant_ref(tenant), household=household_facts(household, size)
+            ),
+        ),
+    )
+    return household, size
+
+
+def remove_household(
+    session: Session,
+    tenant: TenantId,
+    topic: str,
+    *,
+    household_id: str,
+    reason: str,
+    expected_version: int,
+    remover: str,
+    today: date,
+) -> Household:
+    """Remove a household registered by mistake or dissolved; the row stays for the history
+    (former members still name it). Refused while anyone currently lives in it."""
+    reason = removal_reason(reason)
+    household = household_to_change(session, household_id)
+    check_version(household, expected_version)
+    members = _current_members(session, household)
+    if members:
+        raise still_in_use(
+            "census.household_in_use",
+            f"该户还有{members}位现住居民，请先迁出或删除后再删除该户",
+            f"the household still has {members} current residents; move or remove them first",
+            residents=members,
+        )
+    mark_removed(household, reason=reason, remover=remover)
+    household.head_resident_id = None
+    household.version += 1
+    refresh_buildings(session, [household.building_id], today)
+    publish(
+        session,
+        event(
+            tenant,
+            topic,
+            household.id,
+            events_pb2.HouseholdRemoved(
+                tenant=tenant_ref(tenant),
+                household_id=str(household.id),
+                building_id=str(household.building_id),
+            ),
+        ),
+    )
+    return household

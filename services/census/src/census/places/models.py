@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from census.models import Base, Record
+from census.models import Base, Record, Removable
 
 
 class Complex(Record, Base):
@@ -19,9 +19,18 @@ class Complex(Record, Base):
     delivered_year: Mapped[int | None]
 
 
-class Building(Record, Base):
+class Building(Record, Removable, Base):
     __tablename__ = "building"
-    __table_args__ = (UniqueConstraint("complex_id", "number"),)
+    __table_args__ = (
+        # A number names one standing building of a complex; a removed one's may be reused.
+        Index(
+            "uq_building_number",
+            "complex_id",
+            "number",
+            unique=True,
+            postgresql_where=text("removed_at IS NULL"),
+        ),
+    )
 
     complex_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complex.id"), index=True)
     number: Mapped[str] = mapped_column(String(20))
@@ -40,8 +49,10 @@ class Dwelling(Record, Base):
     __tablename__ = "dwelling"
     __table_args__ = (UniqueConstraint("unit_id", "room"),)
 
-    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("unit.id"), index=True)
-    building_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("building.id"), index=True)
-    complex_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complex.id"), index=True)
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("unit.id"))
+    # Copies of the unit's building and complex, for filtering without joins (no foreign keys:
+    # the unit's chain proves them; see migration 0008).
+    building_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    complex_id: Mapped[uuid.UUID] = mapped_column(index=True)
     room: Mapped[str] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(300))
