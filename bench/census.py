@@ -9,8 +9,6 @@ community) through the real gRPC server, p50/p99.
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from datetime import date, timedelta
 
@@ -21,6 +19,7 @@ import psycopg
 from census.__main__ import MIGRATIONS
 from census.app import CensusCore, build_server, prepare_core
 from census.config import CensusSettings
+from census.generate import community_csv
 from census.imports.template import COLUMNS
 from census.seed import community_rows, insert_community
 from census.statistics import statistics
@@ -53,38 +52,7 @@ def import_file(residents: int) -> bytes:
     community = generate_community(
         tenant_id="xiaoshan.shushan.bench", seed=77, households=int(residents / 2.4), today=TODAY
     )
-    places = {d.key: d for d in community.dwellings}
-    units = {u.key: u for u in community.units}
-    buildings = {b.key: b for b in community.buildings}
-    complexes = {c.key: c for c in community.complexes}
-    homes = {h.key: h for h in community.households}
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(HEADER)
-    for r in community.residents[:residents]:
-        home = homes[r.household_key]
-        dwelling = places[home.dwelling_key]
-        unit = units[dwelling.unit_key]
-        building = buildings[unit.building_key]
-        writer.writerow(
-            [
-                r.name,
-                r.id_number,
-                r.phone or "",
-                RELATION_ZH[r.relation_to_head.value],
-                RESIDENCE_ZH[r.residence_type.value],
-                TENURE_ZH[home.tenure.value],
-                complexes[building.complex_key].name,
-                building.number,
-                unit.number,
-                dwelling.room,
-                r.moved_in_on.isoformat(),
-                "",
-                "",
-                "2026-11-01",
-            ]
-        )
-    return buffer.getvalue().encode("utf-8")
+    return community_csv(community, verified_on=date(2026, 11, 1))
 
 
 def import_throughput(infra: LocalInfrastructure, platform: RunningPlatform) -> list[Row]:

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 
 from census.app import CensusCore
 from census.identity.codes import id_check_character
+from census.imports.service import BATCH_ROWS
 from census.imports.template import COLUMNS
-from census.people.models import Resident
+from census.people.models import Household, Resident
 from census.places.models import Complex
 from shequ.census.v1 import census_pb2 as pb
 from shequ_kit.tenancy import tenant_scope
@@ -22,8 +23,9 @@ HEADER = [column.header_zh for column in COLUMNS]  # the template, in its order
 Call = Callable[..., Any]
 
 
-def id_number(index: int) -> str:
-    first17 = f"330109{1950 + index % 60}{1 + index % 12:02d}{1 + index % 28:02d}{index % 1000:03d}"
+def id_number(index: int, area: str = "330109") -> str:
+    """Distinct for 21,000 indices within an area code."""
+    first17 = f"{area}{1950 + index % 60}{1 + index % 12:02d}{1 + index % 28:02d}{index % 1000:03d}"
     return first17 + id_check_character(first17)
 
 
@@ -37,11 +39,11 @@ def name_of(index: int) -> str:
     return SURNAMES[index % 20] + GIVEN[index // 20 % given] + GIVEN[index // (20 * given) % given]
 
 
-def resident_row(index: int, complex_name: str) -> list[str]:
+def resident_row(index: int, complex_name: str, area: str = "330109") -> list[str]:
     head = index % 2 == 0
     return [
         name_of(index),
-        id_number(index),
+        id_number(index, area),
         f"139{index:08d}",
         "户主" if head else "配偶",
         "户籍" if index % 3 else "流动",
@@ -168,3 +170,47 @@ def test_a_file_without_a_required_column_is_refused_whole(call: Call) -> None:
         call("ImportResidents", chunks(broken, name="broken.csv"))
     assert failure.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert "身份证号" in failure.value.details()
+
+
+def filler_rows(count: int, complex_name: str, area: str) -> list[list[str]]:
+    """Rows whose ID numbers come from their own area code, so no other test's collide."""
+    return [resident_row(i, complex_name, area) for i in range(count)]
+
+
+def test_strict_mode_takes_back_batches_already_written_when_a_late_row_is_bad(
+    call: Call, core: CensusCore
+) -> None:
+    # More rows than one write batch: the first batches reach the tables before the bad row.
+    rows = filler_rows(BATCH_ROWS + 500, "严格大小区", area="330110")
+    rows[-1] = spoil(rows[-1], 2)
+    report = call("ImportResidents", chunks(csv_file(rows), name="strict-big.csv", strict=True))
+
+    assert report.rows_imported == 0
+    assert [error.row for error in report.rejected] == [len(rows) + 1]
+    assert residents_in(core, "严格大小区") == 0
+    with tenant_scope(HUSHAN), core.sessions() as session:
+        assert session.scalar(select(Complex).where(Complex.name == "严格大小区")) is None
+
+
+def test_a_head_in_a_later_batch_than_the_household_still_heads_it(
+    call: Call, core: CensusCore
+) -> None:
+    spouse = resident_row(16_001, "迟到小区")
+    head = resident_row(16_000, "迟到小区")
+    spouse[9] = head[9] = "901"  # one dwelling
+    rows = [spouse, *filler_rows(BATCH_ROWS, "填充小区", area="330111"), head]
+    report = call("ImportResidents", chunks(csv_file(rows), name="late-head.csv"))
+
+    assert report.rows_imported == len(rows)
+    with tenant_scope(HUSHAN), core.sessions() as session:
+        members = session.execute(
+            select(Resident.id, Resident.household_id, Resident.relation_to_head)
+            .join(Complex, Complex.id == Resident.complex_id)
+            .where(Complex.name == "迟到小区")
+        ).all()
+        assert len(members) == 2
+        assert members[0].household_id == members[1].household_id
+        head_id = next(m.id for m in members if m.relation_to_head == "self")
+        household = session.get(Household, members[0].household_id)
+        assert household is not None
+        assert household.head_resident_id == head_id

@@ -188,32 +188,84 @@ def cell(position: Position, size: float) -> tuple[int, int]:
 
 def join_areas(nodes: Sequence[int], links: Links, positions: Sequence[Position | None]) -> None:
     """Link the areas of ``nodes`` into one, the smallest area first, each to the rest by the
-    closest pair of located buildings (by index where positions are missing)."""
-    while True:
-        areas = connected_pieces(nodes, links)
-        if len(areas) <= 1:
-            return
-        smallest = min(areas, key=lambda area: (len(area), area[0]))
-        inside = set(smallest)
-        rest = [node for node in nodes if node not in inside]
-        a, b = closest_pair(smallest, rest, positions)
+    closest pair of located buildings (by index where positions are missing). The areas are
+    found once and merged as they are joined: a link joins exactly two of them."""
+    areas: dict[int, list[int]] = {}  # by a label: the area's smallest node at the start
+    label_of: dict[int, int] = {}
+    for area in connected_pieces(nodes, links):
+        areas[area[0]] = area
+        for node in area:
+            label_of[node] = area[0]
+    located = [n for n in nodes if positions[n] is not None]
+    while len(areas) > 1:
+        smallest = min(areas, key=lambda label: (len(areas[label]), areas[label][0]))
+        these = areas[smallest]
+        those = [n for n in located if label_of[n] != smallest]
+        if those and any(positions[n] is not None for n in these):
+            a, b = closest_pair(these, those, positions)
+        else:  # no distance to go by: its first building and the first outside, by index
+            a, b = these[0], next(n for n in nodes if label_of[n] != smallest)
         link(links, a, b)
+        joined = label_of[b]
+        for node in areas[smallest]:
+            label_of[node] = joined
+        areas[joined] = sorted(areas[joined] + areas.pop(smallest))
 
 
 def closest_pair(
     these: Sequence[int], those: Sequence[int], positions: Sequence[Position | None]
 ) -> tuple[int, int]:
-    best: tuple[float, int, int] | None = None
-    for a in these:
-        here = positions[a]
-        if here is None:
-            continue
-        for b in those:
-            there = positions[b]
-            if there is not None:
-                candidate = (distance(here, there), a, b)
-                if best is None or candidate < best:
-                    best = candidate
-    if best is None:
+    """The closest pair of a located node of ``these`` and one of ``those`` (ties by index),
+    or the first of each when either has none located. A bucket grid of ``those`` keeps the
+    search near each node of ``these``: rings of cells outward, only as far as the best pair
+    found so far may still be beaten."""
+    here = [(a, p) for a in these if (p := positions[a]) is not None]
+    there = [(b, p) for b in those if (p := positions[b]) is not None]
+    if not here or not there:
         return these[0], those[0]
+    size = bucket_size([p for _, p in there])
+    buckets: dict[tuple[int, int], list[tuple[int, Position]]] = {}
+    for b, p in there:
+        buckets.setdefault(cell(p, size), []).append((b, p))
+    columns = [c for c, _ in buckets]
+    rows = [r for _, r in buckets]
+    best: tuple[float, int, int] | None = None
+    for a, p in here:
+        column, row = cell(p, size)
+        widest = max(
+            abs(column - min(columns)),
+            abs(column - max(columns)),
+            abs(row - min(rows)),
+            abs(row - max(rows)),
+        )
+        for ring in range(widest + 1):
+            # Every point of a cell ``ring`` cells away is more than (ring − 1) cells away.
+            if best is not None and (ring - 1) * size > best[0]:
+                break
+            for key in ring_cells(column, row, ring):
+                for b, q in buckets.get(key, ()):
+                    candidate = (distance(p, q), a, b)
+                    if best is None or candidate < best:
+                        best = candidate
+    assert best is not None  # ``there`` is not empty and the rings cover all its cells
     return best[1], best[2]
+
+
+def bucket_size(points: Sequence[Position]) -> float:
+    """A cell size giving the points a few to a cell on average (at least a metre)."""
+    width = max(p.x for p in points) - min(p.x for p in points)
+    height = max(p.y for p in points) - min(p.y for p in points)
+    return 2 * max(math.sqrt(width * height / len(points)), (width + height) / len(points), 1.0)
+
+
+def ring_cells(column: int, row: int, ring: int) -> Iterable[tuple[int, int]]:
+    """The cells exactly ``ring`` cells from (column, row) in either direction."""
+    if ring == 0:
+        yield column, row
+        return
+    for dx in range(-ring, ring + 1):
+        yield column + dx, row - ring
+        yield column + dx, row + ring
+    for dy in range(-ring + 1, ring):
+        yield column - ring, row + dy
+        yield column + ring, row + dy

@@ -5,7 +5,8 @@ buildings (or whole small complexes) into micro-grids, then micro-grids into gri
   half from a peripheral node, nearest first and finishing a complex it has entered before
   entering another, until it holds k//2 parts' worth of weight; the rest is the second half.
   A growing prefix is always connected; pieces of the rest it cuts off join it, so both halves
-  stay connected. The halves' part counts follow their weights.
+  stay connected. The halves' part counts follow their weights; a half far from its parts'
+  worth is grown again for one part fewer or more (``split``).
 - **Re-balance**: start from the current parts; new nodes join the lightest neighbouring part;
   parts are dissolved into their neighbours (the lightest first) or split (the heaviest first)
   until the count is right.
@@ -37,6 +38,8 @@ GROUP_COST: Final = 0.01  # per extra complex a part reaches into
 MAX_PASSES: Final = 200
 CHAIN_LENGTH: Final = 2  # moves in one chain: a third found little more, at ten times the time
 EPSILON: Final = 1e-12
+# How far from the mean a part a bisection's half may carry before other counts are tried.
+SPLIT_TOLERANCE: Final = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,7 @@ class Homes:
 def fresh_parts(graph: Graph, k: int) -> list[int]:
     """``k`` connected parts of even weight: each node's part label, 0…k−1."""
     regions: list[list[int]] = []
-    split(graph, list(range(len(graph.weights))), k, regions)
+    split(graph, list(range(len(graph.weights))), k, regions, sum(graph.weights) / k)
     part_of = [0] * len(graph.weights)
     for label, region in enumerate(regions):
         for node in region:
@@ -97,7 +100,12 @@ def rebalanced_parts(
 # --- Fresh: recursive bisection --------------------------------------------------------------
 
 
-def split(graph: Graph, region: list[int], k: int, out: list[list[int]]) -> None:
+def split(graph: Graph, region: list[int], k: int, out: list[list[int]], share: float) -> None:
+    """Bisect ``region`` into ``k`` parts of about ``share`` each, recursively. A grown half
+    rarely weighs exactly its parts' worth (whole complexes, cut-off pieces), and what a half
+    carries too much its parts carry too: the local search can pass it on only between
+    neighbouring parts, not out of a corner. So when the half meant for k//2 parts is off by
+    more than ``SPLIT_TOLERANCE`` a part, one part fewer or more is tried too."""
     if k == 1:
         out.append(region)
         return
@@ -105,14 +113,42 @@ def split(graph: Graph, region: list[int], k: int, out: list[list[int]]) -> None
         out.extend([node] for node in region)
         return
     total = sum(graph.weights[node] for node in region)
-    half = k // 2
-    first, rest = halves(graph, region, total * half / k, half, len(region) - (k - half))
+    best: tuple[float, int, list[int], list[int]] | None = None
+    for half in (k // 2, k // 2 - 1, k // 2 + 1):
+        if not 1 <= half <= min(k - 1, len(region) - 1):
+            continue
+        first, rest = halves(graph, region, total * half / k, half, len(region) - (k - half))
+        counted, off = counts_for(graph, (first, rest), k, total, share)
+        if best is None or off < best[0]:
+            best = (off, counted, first, rest)
+        if off <= SPLIT_TOLERANCE:
+            break
+    assert best is not None  # k // 2 is always possible: 1 ≤ k // 2 < k ≤ len(region)
+    _, counted, first, rest = best
+    split(graph, first, counted, out, share)
+    split(graph, rest, k - counted, out, share)
+
+
+def counts_for(
+    graph: Graph, halves: tuple[list[int], list[int]], k: int, total: float, share: float
+) -> tuple[int, float]:
+    """How many of the ``k`` parts the first half gets (its weight rounded to parts, or the
+    other way round when that is nearer ``share`` a part) and how far from ``share`` a part the
+    worse half then is, as a share of it."""
+    first, rest = halves
     weight = sum(graph.weights[node] for node in first)
-    # The halves' part counts follow their weights (the rest may have lost cut-off pieces).
-    counted = round(k * weight / total) if total > 0 else half
-    counted = min(max(counted, 1, k - len(rest)), k - 1, len(first))
-    split(graph, first, counted, out)
-    split(graph, rest, k - counted, out)
+    exact = k * weight / total if total > 0 else k / 2
+    low, high = max(1, k - len(rest)), min(k - 1, len(first))
+    best: tuple[float, int] | None = None
+    for rounded in sorted({round(exact), math.floor(exact), math.ceil(exact)}):
+        counted = min(max(rounded, low), high)
+        off = max(abs(weight / counted - share), abs((total - weight) / (k - counted) - share)) / (
+            share if share > 0 else 1.0
+        )
+        if best is None or (off, abs(counted - exact)) < (best[0], abs(best[1] - exact)):
+            best = (off, counted)
+    assert best is not None
+    return best[1], best[0]
 
 
 def halves(
@@ -327,8 +363,13 @@ class LocalSearch:
             self.groups[part][graph.groups[node]] += 1
         self.share = sum(self.loads) / k
         self.scale = 1 / (self.share * self.share) if self.share > 0 else 0.0
-        self.pieces: dict[int, int] = {}
         self.linked: dict[int, Counter[int]] = {}
+        # Each part's version, bumped by every kept move in or out. A chain search from a part
+        # reads only the parts it reaches, so while none of them changed it would fail again:
+        # ``failed`` keeps their versions at its last failure and the search is skipped.
+        self.version = [0] * k
+        self.failed: dict[int, dict[int, int]] = {}
+        self.reached: set[int] = set()
 
     def links(self, node: int) -> Counter[int]:
         """Links from ``node`` per part (cached; a move changes only its neighbours' counts)."""
@@ -351,16 +392,30 @@ class LocalSearch:
         return gain
 
     def movable(self, node: int, links: Counter[int]) -> bool:
-        """Moving ``node`` leaves its part non-empty and in no more pieces than before."""
+        """Moving ``node`` leaves its part non-empty and in no more pieces than before: its
+        neighbours in the part still reach each other without it (a search that stops once
+        they all are found, usually a few steps away, instead of recounting the part)."""
         source = self.part_of[node]
         if len(self.members[source]) == 1:
             return False
         if links[source] <= 1:  # a leaf, or a piece of its own: nothing hangs on it
             return True
-        if source not in self.pieces:
-            self.pieces[source] = len(connected_pieces(self.members[source], self.graph.neighbours))
-        rest = self.members[source] - {node}
-        return len(connected_pieces(rest, self.graph.neighbours)) <= self.pieces[source]
+        neighbours = self.graph.neighbours
+        part_of = self.part_of
+        around = [o for o in neighbours[node] if part_of[o] == source]
+        missing = set(around[1:])
+        seen = {node, around[0]}
+        queue = deque([around[0]])
+        while queue:
+            here = queue.popleft()
+            for other in neighbours[here]:
+                if other not in seen and part_of[other] == source:
+                    seen.add(other)
+                    missing.discard(other)
+                    if not missing:
+                        return True
+                    queue.append(other)
+        return False
 
     def move(self, node: int, target: int) -> None:
         source = self.part_of[node]
@@ -373,10 +428,17 @@ class LocalSearch:
         self.loads[target] += weight
         self.groups[source][group] -= 1
         self.groups[target][group] += 1
-        self.pieces.pop(source, None)
-        self.pieces.pop(target, None)
+        self.version[source] += 1
+        self.version[target] += 1
+        # The neighbours' link counts change by one each: kept up to date, not recounted.
         for other in self.graph.neighbours[node]:
-            self.linked.pop(other, None)
+            counts = self.linked.get(other)
+            if counts is not None:
+                if counts[source] == 1:
+                    del counts[source]
+                else:
+                    counts[source] -= 1
+                counts[target] += 1
 
     def single_moves(self) -> None:
         """Passes over the nodes, each to its best neighbouring part, until a pass moves none."""
@@ -404,9 +466,19 @@ class LocalSearch:
             key=lambda p: (-self.loads[p], p),
         )
         for part in heavy:
-            if self.loads[part] > self.share and self.chain(part, CHAIN_LENGTH, 0.0, [part]):
+            if self.loads[part] <= self.share or self.unchanged_since_failure(part):
+                continue
+            self.reached = {part}
+            if self.chain(part, CHAIN_LENGTH, 0.0, [part]):
                 improved = True
+                self.failed.pop(part, None)
+            else:
+                self.failed[part] = {p: self.version[p] for p in self.reached}
         return improved
+
+    def unchanged_since_failure(self, part: int) -> bool:
+        versions = self.failed.get(part)
+        return versions is not None and all(self.version[p] == v for p, v in versions.items())
 
     def chain(self, part: int, length: int, gained: float, passed: list[int]) -> bool:
         """Moves from ``part`` on, after the chain through ``passed`` gained ``gained``. The
@@ -414,6 +486,7 @@ class LocalSearch:
         for node in sorted(self.members[part]):
             links = self.links(node)
             for target in sorted(links):
+                self.reached.add(target)
                 if target in passed and not (length == 1 and target == passed[0] != part):
                     continue
                 gain = self.gain(node, target, links)
@@ -425,8 +498,14 @@ class LocalSearch:
                     continue
                 if not self.movable(node, links):
                     break
+                # Undone exactly: the loads as they were (no rounding left over), and the
+                # versions too, since nothing changed.
+                before = (self.loads[part], self.loads[target])
+                versions = (self.version[part], self.version[target])
                 self.move(node, target)
                 if done or self.chain(target, length - 1, gained + gain, [*passed, target]):
                     return True
                 self.move(node, part)
+                self.loads[part], self.loads[target] = before
+                self.version[part], self.version[target] = versions
         return False

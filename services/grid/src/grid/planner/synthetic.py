@@ -6,11 +6,14 @@ of jitter) separated by 60 m roads; each complex has one building style (low-ris
 mid-rise or high-rise), so workloads differ between complexes more than within one, as they do.
 Institutions (a hospital, a utility company, a post building: Shibei's 开发区医院, 兴达市政,
 邮电大楼) are single buildings on the roads between complexes, with enterprises and no
-households; each is a complex of its own.
+households; each is a complex of its own. A district (``synthetic_district``) is such
+communities side by side with arterial roads between them; ``added_complex`` is new housing
+next to a community, for re-balancing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from dataclasses import dataclass
@@ -124,3 +127,82 @@ def housing_counts(rng: random.Random, style: Style) -> WorkloadCounts:
 
 def institution_counts(rng: random.Random) -> WorkloadCounts:
     return WorkloadCounts(enterprises=rng.randint(1, 4), open_cases=rng.choice((0, 1, 2)))
+
+
+# A district (街道): Shibei-sized communities side by side, 5,000 buildings in all, planned as
+# one into 400 micro-grids (about 12 buildings each, as a community's are) and 100 grids.
+DISTRICT_BUILDINGS: Final = 5_000
+DISTRICT_COMMUNITIES: Final = 25
+DISTRICT_GRIDS: Final = 100
+DISTRICT_MICRO_GRIDS: Final = 400
+# Between communities run arterial roads, wider than the roads between complexes.
+ARTERIAL_M: Final = 100.0
+
+
+def synthetic_district(
+    *, seed: int, buildings: int = DISTRICT_BUILDINGS, communities: int = DISTRICT_COMMUNITIES
+) -> tuple[Building, ...]:
+    """``buildings`` buildings in ``communities`` communities of random sizes (each a
+    ``synthetic_community`` with 3–6 complexes and 1–3 institutions), laid out in rows west→east
+    with arterial roads between them. Ids and complexes carry the community ("k07-c02-b013"), so
+    complexes of different communities stay apart; the same arguments give the same district."""
+    rng = random.Random(f"grid-planner-district/{seed}")  # noqa: S311 - not for secrets
+    shares = [rng.uniform(0.6, 1.4) for _ in range(communities)]
+    sizes = [max(8, math.floor(buildings * s / sum(shares))) for s in shares]
+    sizes[-1] += buildings - sum(sizes)
+    per_row = math.ceil(math.sqrt(communities))
+    out: list[Building] = []
+    east = north = 0.0
+    row_depth = 0.0
+    for number, size in enumerate(sizes, start=1):
+        community = synthetic_community(
+            seed=rng.randrange(1 << 30),
+            buildings=size,
+            complexes=rng.randint(3, 6),
+            institutions=rng.randint(1, 3),
+        )
+        points = [b.position for b in community if b.position is not None]
+        west_edge = min(p.x for p in points)
+        north_edge = max(p.y for p in points)
+        width = max(p.x for p in points) - west_edge
+        depth = north_edge - min(p.y for p in points)
+        if (number - 1) % per_row == 0 and number > 1:  # a new row of communities, further south
+            east, north = 0.0, north - row_depth - ARTERIAL_M
+            row_depth = 0.0
+        prefix = f"k{number:02d}-"
+        for b in community:
+            assert b.position is not None  # every synthetic building has one
+            out.append(
+                dataclasses.replace(
+                    b,
+                    id=prefix + b.id,
+                    complex_id=prefix + b.complex_id,
+                    position=Position(
+                        east + b.position.x - west_edge, north + b.position.y - north_edge
+                    ),
+                )
+            )
+        east += width + ARTERIAL_M
+        row_depth = max(row_depth, depth)
+    return tuple(sorted(out, key=lambda b: b.id))
+
+
+def added_complex(
+    community: tuple[Building, ...], *, seed: int, buildings: int, complex_id: str = "added"
+) -> tuple[Building, ...]:
+    """A new complex of ``buildings`` buildings (one style, as a developer builds them) a road
+    east of ``community``'s north-east corner: what a re-balance after new housing is given."""
+    rng = random.Random(f"grid-planner-added/{seed}")  # noqa: S311 - not for secrets
+    points = [b.position for b in community if b.position is not None]
+    east = max(p.x for p in points) + ROAD_M
+    north = max(p.y for p in points)
+    style = rng.choice(STYLES)
+    return tuple(
+        Building(
+            id=f"{complex_id}-b{number:03d}",
+            complex_id=complex_id,
+            workload=building_workload(housing_counts(rng, style)),
+            position=Position(east + x + rng.uniform(-4, 4), north - y + rng.uniform(-4, 4)),
+        )
+        for number, (x, y) in enumerate(lattice(buildings), start=1)
+    )
