@@ -15,6 +15,9 @@ VENV := .venv
 RUN := $(UV) run --no-sync
 export UV_PYTHON := 3.11
 export UV_PYTHON_DOWNLOADS := never
+# Our processes fork servers while gRPC runs; its fork handlers can abort a child (see
+# shequ_infra.pytest_plugin).
+export GRPC_ENABLE_FORK_SUPPORT := false
 
 PROTOS := $(shell find proto/shequ -name '*.proto')
 PROTO_STAMP := proto/src/shequ/.generated

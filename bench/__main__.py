@@ -17,6 +17,7 @@ def main() -> int:
         rows += infrastructure.run(infra)
         with running_platform(infra) as platform:  # as `make run` starts it, demo seed included
             rows += gateway.run(infra, platform)
+            rows += grid.coverage_latency(infra, platform)
             rows += census.run(infra, platform)
     rows += grid.run()  # the planner needs no infrastructure
     width = max(len(name) for name, _, _ in rows)

@@ -2,31 +2,48 @@
 
 Shibei: about 200 buildings in 4 complexes and 3 institutions, 13 grids and 45 micro-grids (the
 numbers of DOMAIN.md). Big: 1,000 buildings in 20 complexes and 5 institutions, 43 grids and 150
-micro-grids. Each is planned afresh (median of a few runs), and Shibei is re-balanced after five
-buildings get twice the work. The naive split counts buildings off the list: what a clerk does
-without the planner. Pure computation: no infrastructure, so ``python -m bench.grid`` runs alone.
+micro-grids. District: 5,000 buildings in 25 communities, 100 grids and 400 micro-grids (targets:
+at most 5 s, micro-grid max/mean at most 1.15), re-balanced too after one new complex of 40
+buildings gets micro-grids for its work. Each is planned afresh (median of a few runs), and
+Shibei is re-balanced after five buildings get twice the work. The naive split counts buildings
+off the list: what a clerk does without the planner. Pure computation: no infrastructure, so
+``python -m bench.grid`` runs alone.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import statistics
+import threading
 import time
+
+import grpc
 
 from grid.planner import Building, Mode, PlanRequest, Proposal, plan_layout
 from grid.planner.report import balance_of
 from grid.planner.synthetic import (
+    DISTRICT_GRIDS,
+    DISTRICT_MICRO_GRIDS,
     SHIBEI_GRIDS,
     SHIBEI_MICRO_GRIDS,
+    added_complex,
     shibei_like,
     synthetic_community,
+    synthetic_district,
 )
+from shequ.common.v1 import paging_pb2
+from shequ.grid.v1 import grid_pb2 as gpb
+from shequ.grid.v1 import grid_pb2_grpc
+from shequ_infra import LocalInfrastructure
+from shequ_infra.platform import RunningPlatform
 
 Row = tuple[str, float, str]
 RUNS = 5
 BIG_BUILDINGS = 1_000
 BIG_GRIDS = 43
 BIG_MICRO_GRIDS = 150
+DISTRICT_RUNS = 3  # a second or so each
+ADDED_BUILDINGS = 40
 
 
 def timed(request: PlanRequest, runs: int) -> tuple[Proposal, float]:
@@ -51,9 +68,11 @@ def naive_max_over_mean(buildings: tuple[Building, ...], parts: int) -> float:
     ).max_over_mean
 
 
-def fresh(name: str, buildings: tuple[Building, ...], grids: int, micro_grids: int) -> list[Row]:
+def fresh(
+    name: str, buildings: tuple[Building, ...], grids: int, micro_grids: int, runs: int = RUNS
+) -> list[Row]:
     request = PlanRequest(buildings=buildings, grids=grids, micro_grids=micro_grids)
-    proposal, took = timed(request, RUNS)
+    proposal, took = timed(request, runs)
     size = f"{len(buildings):,} buildings → {grids} grids, {micro_grids} micro-grids"
     return [
         (f"{name}: plan {size}, median", took, "ms"),
@@ -107,13 +126,112 @@ def rebalance() -> list[Row]:
     ]
 
 
+def district() -> list[Row]:
+    buildings = synthetic_district(seed=1)
+    rows = fresh("district", buildings, DISTRICT_GRIDS, DISTRICT_MICRO_GRIDS, DISTRICT_RUNS)
+    current = plan_layout(
+        PlanRequest(buildings=buildings, grids=DISTRICT_GRIDS, micro_grids=DISTRICT_MICRO_GRIDS)
+    ).layout()
+    added = added_complex(buildings, seed=7, buildings=ADDED_BUILDINGS)
+    share = sum(b.workload for b in buildings) / DISTRICT_MICRO_GRIDS
+    request = PlanRequest(
+        buildings=buildings + added,
+        grids=DISTRICT_GRIDS,
+        # The new complex gets micro-grids for its work, as staff would size them.
+        micro_grids=DISTRICT_MICRO_GRIDS + round(sum(b.workload for b in added) / share),
+        current=current,
+        mode=Mode.REBALANCE,
+    )
+    proposal, took = timed(request, DISTRICT_RUNS)
+    moved = proposal.diff.changed_buildings
+    return [
+        *rows,
+        (f"district re-balance after a new complex of {ADDED_BUILDINGS}, median", took, "ms"),
+        ("district re-balance: max/mean", proposal.micro_grid_balance.max_over_mean, "×"),
+        ("district re-balance: placed buildings moved", 100 * moved / len(buildings), "%"),
+    ]
+
+
 def run() -> list[Row]:
     big = synthetic_community(seed=2, buildings=BIG_BUILDINGS, complexes=20, institutions=5)
     return (
         fresh("shibei", shibei_like(), SHIBEI_GRIDS, SHIBEI_MICRO_GRIDS)
         + rebalance()
         + fresh("big community", big, BIG_GRIDS, BIG_MICRO_GRIDS)
+        + district()
     )
+
+
+COVERAGE_TENANT = "xiaoshan.shushan.hushan"
+COVERAGE_CALLERS = (1, 2, 4)
+COVERAGE_CALLS = 1_200
+
+
+def coverage_latency(infra: LocalInfrastructure, platform: RunningPlatform) -> list[Row]:
+    """WhoCovers as cases will ask it: the platform's grid server in its own process (Hushan's
+    seeded layout and members), 1, 2 and 4 concurrent callers in this process with a real token,
+    each call timed at the caller (target p99 ≤ 10 ms)."""
+    token = infra.keycloak.password_grant("hushan-staff", "shequ-demo")["access_token"]
+    metadata = (("authorization", f"Bearer {token}"), ("x-tenant-id", COVERAGE_TENANT))
+    with grpc.insecure_channel(platform.grid_target) as channel:
+        stub = grid_pb2_grpc.GridServiceStub(channel)
+        listed = stub.ListCoverage(
+            gpb.ListCoverageRequest(page=paging_pb2.PageRequest(page_size=500)),
+            metadata=metadata,
+            timeout=10,
+        )
+    targets = [c.building_id for c in listed.coverage]
+    assert targets, "the demo seed covers Hushan's buildings"
+    rows: list[Row] = []
+    for callers in COVERAGE_CALLERS:
+        latencies, elapsed = _who_covers_load(platform.grid_target, metadata, targets, callers)
+        rows += [
+            (
+                f"grid WhoCovers p50, {callers} concurrent callers",
+                latencies[len(latencies) // 2],
+                "ms",
+            ),
+            (
+                f"grid WhoCovers p99, {callers} concurrent callers (target ≤ 10)",
+                latencies[int(len(latencies) * 0.99)],
+                "ms",
+            ),
+            (f"grid WhoCovers throughput, {callers} callers", len(latencies) / elapsed, "calls/s"),
+        ]
+    return rows
+
+
+def _who_covers_load(
+    target: str, metadata: tuple[tuple[str, str], ...], buildings: list[str], callers: int
+) -> tuple[list[float], float]:
+    """Sorted latencies (ms) of COVERAGE_CALLS calls spread over ``callers`` threads, and the
+    seconds they took."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def caller(worker: int) -> None:
+        with grpc.insecure_channel(target) as channel:
+            stub = grid_pb2_grpc.GridServiceStub(channel)
+            request = gpb.WhoCoversRequest(building_id=buildings[0])
+            stub.WhoCovers(request, metadata=metadata, timeout=10)  # connect once
+            mine: list[float] = []
+            for n in range(COVERAGE_CALLS // callers):
+                building = buildings[(worker * 31 + n) % len(buildings)]
+                request = gpb.WhoCoversRequest(building_id=building)
+                began = time.perf_counter()
+                stub.WhoCovers(request, metadata=metadata, timeout=10)
+                mine.append((time.perf_counter() - began) * 1000)
+        with lock:
+            latencies.extend(mine)
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=caller, args=(w,)) for w in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    return sorted(latencies), elapsed
 
 
 if __name__ == "__main__":

@@ -17,10 +17,12 @@ from gateway.census import spreadsheets as census_spreadsheets
 from gateway.census import views as census
 from gateway.config import GatewaySettings
 from gateway.directory import KeycloakDirectory
+from gateway.grid import views as grid
 from gateway.members import views as members
 from gateway.problems import install_problem_handlers
 from gateway.tenants import views as tenants
 from shequ.census.v1 import census_pb2_grpc
+from shequ.grid.v1 import grid_pb2_grpc
 from shequ_kit.context import call_context, new_request_id
 from shequ_kit.db import make_engine, tenant_sessionmaker
 from shequ_kit.grpc_client import make_channel
@@ -37,6 +39,7 @@ class GatewayCore:
     verifier: TokenVerifier
     directory: KeycloakDirectory
     census: census_pb2_grpc.CensusServiceStub
+    grid: grid_pb2_grpc.GridServiceStub
 
 
 @contextmanager
@@ -44,6 +47,7 @@ def prepare_core(settings: GatewaySettings) -> Iterator[GatewayCore]:
     """Everything the gateway holds open; closed on exit. Nothing connects here: the engine,
     the HTTP client and the gRPC channels connect on first use."""
     census_channel = make_channel(settings.census_target, default_timeout_s=settings.grpc_timeout_s)
+    grid_channel = make_channel(settings.grid_target, default_timeout_s=settings.grpc_timeout_s)
     engine = make_engine(settings.database_url)
     http = httpx.Client(timeout=settings.outbound_timeout_s)
     try:
@@ -62,9 +66,11 @@ def prepare_core(settings: GatewaySettings) -> Iterator[GatewayCore]:
                 timeout_s=settings.outbound_timeout_s,
             ),
             census=census_pb2_grpc.CensusServiceStub(census_channel),
+            grid=grid_pb2_grpc.GridServiceStub(grid_channel),
         )
     finally:
         census_channel.close()
+        grid_channel.close()
         http.close()
         engine.dispose()
 
@@ -94,6 +100,6 @@ def create_app(core: GatewayCore) -> FastAPI:
     # The census spreadsheets come before the census routes: GET residents/export would
     # otherwise be taken for GET residents/{resident_id}.
     routers = (ops.router, me.router, tenants.router, members.router)
-    for router in (*routers, census_spreadsheets.router, census.router):
+    for router in (*routers, census_spreadsheets.router, census.router, grid.router):
         app.include_router(router)
     return app

@@ -27,6 +27,7 @@ class GatewaySettings(ShequSettings):
     # The services behind the public API (gRPC, plaintext inside the cluster) and the deadline
     # of each call to them.
     census_target: str = "127.0.0.1:50051"
+    grid_target: str = "127.0.0.1:50052"
     grpc_timeout_s: float = 5.0
 
     @property

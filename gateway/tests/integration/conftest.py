@@ -1,15 +1,22 @@
 """A gateway wired to the real local infrastructure, migrated and seeded once per session."""
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
 
+from census.__main__ import MIGRATIONS as CENSUS_MIGRATIONS
+from census.app import CensusCore, build_server
+from census.app import prepare_core as prepare_census
+from census.config import CensusSettings
 from gateway.__main__ import MIGRATIONS
 from gateway.app import GatewayCore, create_app, prepare_core
 from gateway.config import GatewaySettings
 from gateway.seed import seed_demo_tenants
 from shequ_infra import LocalInfrastructure
+from shequ_infra.processes import free_port
 from shequ_kit.migrations import upgrade
 
 DEMO_PASSWORD = "shequ-demo"
@@ -49,3 +56,49 @@ def token_of(infra: LocalInfrastructure) -> Callable[..., str]:
         return cache[(username, password)]
 
     return login
+
+
+CENSUS_TODAY = date(2026, 11, 23)  # the census servers' calendar: ages and dates are stable
+
+
+@pytest.fixture(scope="session")
+def start_census(infra: LocalInfrastructure) -> Callable[[str], AbstractContextManager[CensusCore]]:
+    """Start a real census gRPC server on a database of its own (one per test module, so the
+    modules' data never meet), its calendar fixed at CENSUS_TODAY."""
+
+    @contextmanager
+    def start(database: str) -> Iterator[CensusCore]:
+        infra.postgres.create_database(database)
+        settings = CensusSettings(
+            database_url=infra.postgres.dsn(database),
+            keycloak_issuer=infra.keycloak.issuer,
+            grpc_port=free_port(),
+            kafka_bootstrap_servers=infra.kafka.bootstrap_servers,
+        )
+        upgrade(CENSUS_MIGRATIONS, settings.database_url)
+        with prepare_census(settings, today=lambda: CENSUS_TODAY) as census:
+            server = build_server(census)
+            server.start()
+            try:
+                yield census
+            finally:
+                server.stop(grace=None)
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def gateway_for(
+    gateway_settings: GatewaySettings,
+) -> Callable[[CensusCore], AbstractContextManager[GatewayCore]]:
+    """A gateway whose census calls go to the given census server."""
+
+    @contextmanager
+    def wired(census: CensusCore) -> Iterator[GatewayCore]:
+        settings = gateway_settings.model_copy(
+            update={"census_target": f"127.0.0.1:{census.settings.grpc_port}"}
+        )
+        with prepare_core(settings) as core:
+            yield core
+
+    return wired

@@ -6,6 +6,7 @@ The census runs in this process with a database of its own (``gateway_census_pla
 """
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -14,16 +15,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from census.__main__ import MIGRATIONS as CENSUS_MIGRATIONS
-from census.app import CensusCore, build_server
-from census.app import prepare_core as prepare_census
-from census.config import CensusSettings
+from census.app import CensusCore
 from census.identity.codes import credit_check_character, id_check_character
-from gateway.app import create_app, prepare_core
-from gateway.config import GatewaySettings
-from shequ_infra import LocalInfrastructure
-from shequ_infra.processes import free_port
-from shequ_kit.migrations import upgrade
+from gateway.app import GatewayCore, create_app
 
 Login = Callable[..., str]
 TODAY = date(2026, 11, 23)
@@ -39,6 +33,8 @@ NEW_ROUTES = [
     ("patch", "/enterprises/{id}"),
     ("delete", "/enterprises/{id}"),
 ]
+StartCensus = Callable[[str], AbstractContextManager[CensusCore]]
+GatewayFor = Callable[[CensusCore], AbstractContextManager[GatewayCore]]
 
 
 def auth(token: str) -> dict[str, str]:
@@ -79,28 +75,14 @@ def fields_of(problem: dict[str, Any]) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def census(infra: LocalInfrastructure) -> Iterator[CensusCore]:
-    infra.postgres.create_database("gateway_census_places")
-    settings = CensusSettings(
-        database_url=infra.postgres.dsn("gateway_census_places"),
-        keycloak_issuer=infra.keycloak.issuer,
-        grpc_port=free_port(),
-        kafka_bootstrap_servers=infra.kafka.bootstrap_servers,
-    )
-    upgrade(CENSUS_MIGRATIONS, settings.database_url)
-    with prepare_census(settings, today=lambda: TODAY) as core:
-        server = build_server(core)
-        server.start()
+def census(start_census: StartCensus) -> Iterator[CensusCore]:
+    with start_census("gateway_census_places") as core:
         yield core
-        server.stop(grace=None)
 
 
 @pytest.fixture(scope="module")
-def api(gateway_settings: GatewaySettings, census: CensusCore) -> Iterator[TestClient]:
-    settings = gateway_settings.model_copy(
-        update={"census_target": f"127.0.0.1:{census.settings.grpc_port}"}
-    )
-    with prepare_core(settings) as core:
+def api(gateway_for: GatewayFor, census: CensusCore) -> Iterator[TestClient]:
+    with gateway_for(census) as core:
         yield TestClient(create_app(core), raise_server_exceptions=False)
 
 

@@ -21,10 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from census.__main__ import MIGRATIONS as CENSUS_MIGRATIONS
-from census.app import CensusCore, build_server
-from census.app import prepare_core as prepare_census
-from census.config import CensusSettings
+from census.app import CensusCore
 from census.identity.codes import credit_check_character, id_check_character
 from census.imports.template import COLUMNS
 from census.people.models import PiiReveal
@@ -32,16 +29,21 @@ from gateway.app import GatewayCore, create_app, prepare_core
 from gateway.census import views as census_views
 from gateway.config import GatewaySettings
 from shequ.census.v1 import census_pb2_grpc
-from shequ_infra import LocalInfrastructure
 from shequ_infra.processes import free_port
+from shequ_infra.rest_checks import (
+    assert_problem,
+    auth,
+    call_route,
+    fields_of,
+    served_routes,
+)
+from shequ_infra.rest_checks import tenant_url as url
 from shequ_kit.db import system_scope
-from shequ_kit.migrations import upgrade
 
 Login = Callable[..., str]
 TODAY = date(2026, 11, 23)
 HUSHAN = "xiaoshan.shushan.hushan"
 XIANGYUAN = "xiaoshan.shushan.xiangyuan"
-SOME_ID = "6b1a8c54-0000-4000-8000-000000000000"
 # Every census route (a test below checks the list is complete); call_route fills in the ids.
 CENSUS_ROUTES = [
     ("get", "/complexes"),
@@ -79,14 +81,8 @@ CENSUS_ROUTES = [
     ("post", "/organizations"),
     ("get", "/stats/census"),
 ]
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def url(tenant: str, path: str) -> str:
-    return f"/api/v1/tenants/{tenant}{path}"
+StartCensus = Callable[[str], AbstractContextManager[CensusCore]]
+GatewayFor = Callable[[CensusCore], AbstractContextManager[GatewayCore]]
 
 
 def id_number(birth: str, sequence: str = "123", area: str = "330109") -> str:
@@ -94,49 +90,15 @@ def id_number(birth: str, sequence: str = "123", area: str = "330109") -> str:
     return first17 + id_check_character(first17)
 
 
-def assert_problem(
-    response: httpx.Response, status: int, code: str | None = None
-) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status
-    assert body["detail"]
-    assert body["detail_en"]
-    assert body["request_id"]
-    if code is not None:
-        assert body["code"] == code
-    return dict(body)
-
-
-def fields_of(problem: dict[str, Any]) -> set[str]:
-    return {e["field"] for e in problem.get("errors", [])}
-
-
 @pytest.fixture(scope="module")
-def census(infra: LocalInfrastructure) -> Iterator[CensusCore]:
-    """A real census gRPC server with its own database, its calendar fixed at TODAY."""
-    infra.postgres.create_database("gateway_census")
-    settings = CensusSettings(
-        database_url=infra.postgres.dsn("gateway_census"),
-        keycloak_issuer=infra.keycloak.issuer,
-        grpc_port=free_port(),
-        kafka_bootstrap_servers=infra.kafka.bootstrap_servers,
-    )
-    upgrade(CENSUS_MIGRATIONS, settings.database_url)
-    with prepare_census(settings, today=lambda: TODAY) as core:
-        server = build_server(core)
-        server.start()
+def census(start_census: StartCensus) -> Iterator[CensusCore]:
+    with start_census("gateway_census") as core:
         yield core
-        server.stop(grace=None)
 
 
 @pytest.fixture(scope="module")
-def gateway(gateway_settings: GatewaySettings, census: CensusCore) -> Iterator[GatewayCore]:
-    settings = gateway_settings.model_copy(
-        update={"census_target": f"127.0.0.1:{census.settings.grpc_port}"}
-    )
-    with prepare_core(settings) as core:
+def gateway(gateway_for: GatewayFor, census: CensusCore) -> Iterator[GatewayCore]:
+    with gateway_for(census) as core:
         yield core
 
 
@@ -441,26 +403,8 @@ def test_a_page_token_the_census_did_not_issue_is_a_422_problem(
 
 
 def test_the_route_list_of_these_tests_is_every_census_route(api: TestClient) -> None:
-    prefix = "/api/v1/tenants/{tenant}"
-    census_tag = census_views.router.tags[0]
-    served = {
-        (method, path.removeprefix(prefix))
-        for path, operations in api.app.openapi()["paths"].items()  # type: ignore[attr-defined]
-        for method, operation in operations.items()
-        if census_tag in operation["tags"]
-    }
-    assert served == set(CENSUS_ROUTES)
-
-
-def call_route(
-    api: TestClient, method: str, path: str, tenant: str, headers: dict[str, str]
-) -> httpx.Response:
-    filled = path.format(
-        building_id=SOME_ID, resident_id=SOME_ID, household_id=SOME_ID, enterprise_id=SOME_ID
-    )
-    body: dict[str, Any] | None = {} if method in ("post", "patch", "delete") else None
-    response: httpx.Response = api.request(method, url(tenant, filled), headers=headers, json=body)
-    return response
+    openapi = api.app.openapi()  # type: ignore[attr-defined]
+    assert served_routes(openapi, census_views.router.tags[0]) == set(CENSUS_ROUTES)
 
 
 @pytest.mark.parametrize(("method", "path"), CENSUS_ROUTES)

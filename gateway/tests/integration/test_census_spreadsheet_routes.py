@@ -9,6 +9,7 @@ import csv
 import io
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import date
 from typing import Any
 from urllib.parse import unquote
@@ -19,19 +20,12 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from census.__main__ import MIGRATIONS as CENSUS_MIGRATIONS
-from census.app import CensusCore, build_server
-from census.app import prepare_core as prepare_census
-from census.config import CensusSettings
+from census.app import CensusCore
 from census.identity.codes import id_check_character
 from census.imports.template import COLUMNS, DATA_SHEET_TITLE
 from census.people.models import PiiReveal
-from gateway.app import GatewayCore, create_app, prepare_core
-from gateway.config import GatewaySettings
-from shequ_infra import LocalInfrastructure
-from shequ_infra.processes import free_port
+from gateway.app import GatewayCore, create_app
 from shequ_kit.db import system_scope
-from shequ_kit.migrations import upgrade
 
 Login = Callable[..., str]
 TODAY = date(2026, 11, 23)
@@ -40,6 +34,8 @@ XIANGYUAN = "xiaoshan.shushan.xiangyuan"
 TEMPLATE_HEADER = [column.header_zh for column in COLUMNS]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REASON = "年度人口底数核对，报街道"
+StartCensus = Callable[[str], AbstractContextManager[CensusCore]]
+GatewayFor = Callable[[CensusCore], AbstractContextManager[GatewayCore]]
 
 
 def auth(token: str) -> dict[str, str]:
@@ -78,28 +74,14 @@ def file_name_of(response: httpx.Response) -> str:
 
 
 @pytest.fixture(scope="module")
-def census(infra: LocalInfrastructure) -> Iterator[CensusCore]:
-    infra.postgres.create_database("gateway_census_files")
-    settings = CensusSettings(
-        database_url=infra.postgres.dsn("gateway_census_files"),
-        keycloak_issuer=infra.keycloak.issuer,
-        grpc_port=free_port(),
-        kafka_bootstrap_servers=infra.kafka.bootstrap_servers,
-    )
-    upgrade(CENSUS_MIGRATIONS, settings.database_url)
-    with prepare_census(settings, today=lambda: TODAY) as core:
-        server = build_server(core)
-        server.start()
+def census(start_census: StartCensus) -> Iterator[CensusCore]:
+    with start_census("gateway_census_files") as core:
         yield core
-        server.stop(grace=None)
 
 
 @pytest.fixture(scope="module")
-def gateway(gateway_settings: GatewaySettings, census: CensusCore) -> Iterator[GatewayCore]:
-    settings = gateway_settings.model_copy(
-        update={"census_target": f"127.0.0.1:{census.settings.grpc_port}"}
-    )
-    with prepare_core(settings) as core:
+def gateway(gateway_for: GatewayFor, census: CensusCore) -> Iterator[GatewayCore]:
+    with gateway_for(census) as core:
         yield core
 
 

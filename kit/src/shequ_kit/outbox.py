@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from shequ.common.v1 import tenant_pb2
 from shequ_kit.errors import permission_denied
 from shequ_kit.tenancy import TenantId, current_tenant
 
@@ -179,6 +180,26 @@ class Event:
         if self.time.tzinfo is None:
             raise ValueError("event times must be timezone-aware")
         refuse_never_published(type(self.payload))
+
+
+def fact(
+    payload: Message, *, source: str, topic: str, tenant: TenantId, aggregate_id: object
+) -> Event:
+    """An event whose CloudEvents type is the payload's full protobuf name
+    (``shequ.census.v1.BuildingCreated``), so a consumer finds its message type from it."""
+    return Event(
+        type=payload.DESCRIPTOR.full_name,
+        source=source,
+        topic=topic,
+        tenant=tenant,
+        aggregate_id=str(aggregate_id),
+        payload=payload,
+    )
+
+
+def tenant_ref(tenant: TenantId) -> tenant_pb2.TenantRef:
+    """The tenant as event payloads carry it."""
+    return tenant_pb2.TenantRef(tenant_id=tenant.value)
 
 
 def publish(session: Session | Connection, event: Event) -> None:

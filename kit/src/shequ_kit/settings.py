@@ -26,6 +26,7 @@ PLACEHOLDER_SECRETS = frozenset(
         "placeholder",
         "todo",
         "local-dev-gateway-secret",
+        "local-dev-grid-secret",
         "shequ-demo",
         "dev",
         "test",

@@ -28,6 +28,8 @@ def banner(infra: LocalInfrastructure, platform: RunningPlatform) -> str:
     lines += [
         f"  Gateway API:   {gw}/api/v1/   (OpenAPI docs {gw}/docs, readiness {gw}/readyz)",
         f"  Census gRPC:   {platform.census_target}",
+        f"  Grid gRPC:     {platform.grid_target}   (grids, micro-grids, coverage, visits; "
+        f"demo layouts as {infra.workdir / 'logs' / 'grid-seed.log'} reports)",
         f"  Logs:          {infra.workdir / 'logs'}",
         "",
     ]

@@ -56,6 +56,7 @@ class PlatformPackage:
 class RunningPlatform:
     gateway_url: str
     census_target: str
+    grid_target: str
     processes: list[ManagedProcess] = field(default_factory=list)
 
 
@@ -97,9 +98,10 @@ def create_platform_topics(bootstrap_servers: str) -> None:
 
 
 def platform_packages(
-    infra: LocalInfrastructure, *, gateway_port: int, census_port: int
+    infra: LocalInfrastructure, *, gateway_port: int, census_port: int, grid_port: int
 ) -> list[PlatformPackage]:
-    """Services first (the gateway's readiness does not depend on them, its routes do)."""
+    """Services first (the gateway's readiness does not depend on them, its routes do); the
+    grid after the census, whose seeded buildings and households its seed lays out."""
     kafka, kc = infra.kafka.bootstrap_servers, infra.keycloak
     census = PlatformPackage(
         package="census",
@@ -114,6 +116,22 @@ def platform_packages(
         },
         is_ready=_listens(census_port),
     )
+    grid = PlatformPackage(
+        package="grid",
+        setup_modes=("migrate", "seed"),
+        # consume keeps the grid's projection of the census current (workload, coverage).
+        run_modes=("serve", "relay", "consume"),
+        environment={
+            "GRID_ENVIRONMENT": "development",
+            "GRID_DATABASE_URL": infra.postgres.dsn("grid"),
+            "GRID_GRPC_HOST": "127.0.0.1",
+            "GRID_GRPC_PORT": str(grid_port),
+            "GRID_KAFKA_BOOTSTRAP_SERVERS": kafka,
+            "GRID_KEYCLOAK_ISSUER": kc.issuer,
+            "GRID_CENSUS_TARGET": f"127.0.0.1:{census_port}",
+        },
+        is_ready=_listens(grid_port),
+    )
     gateway = PlatformPackage(
         package="gateway",
         setup_modes=("migrate", "seed"),
@@ -125,24 +143,30 @@ def platform_packages(
             "GATEWAY_KAFKA_BOOTSTRAP_SERVERS": kafka,
             "GATEWAY_KEYCLOAK_URL": kc.url,
             "GATEWAY_CENSUS_TARGET": f"127.0.0.1:{census_port}",
+            "GATEWAY_GRID_TARGET": f"127.0.0.1:{grid_port}",
         },
         is_ready=lambda: _answers(f"http://127.0.0.1:{gateway_port}/readyz"),
     )
-    return [census, gateway]
+    return [census, grid, gateway]
 
 
 @contextmanager
 def running_platform(infra: LocalInfrastructure) -> Iterator[RunningPlatform]:
     """Migrate and seed each package, then run its processes until the block ends."""
     gateway_port = GATEWAY_PORT if _port_is_free(GATEWAY_PORT) else free_port()
-    census_port = free_port()
+    census_port, grid_port = free_port(), free_port()
     logs = infra.workdir / "logs"
     create_platform_topics(infra.kafka.bootstrap_servers)
     platform = RunningPlatform(
-        gateway_url=f"http://127.0.0.1:{gateway_port}", census_target=f"127.0.0.1:{census_port}"
+        gateway_url=f"http://127.0.0.1:{gateway_port}",
+        census_target=f"127.0.0.1:{census_port}",
+        grid_target=f"127.0.0.1:{grid_port}",
+    )
+    packages = platform_packages(
+        infra, gateway_port=gateway_port, census_port=census_port, grid_port=grid_port
     )
     try:
-        for package in platform_packages(infra, gateway_port=gateway_port, census_port=census_port):
+        for package in packages:
             env = {**os.environ, **package.environment}
             for mode in package.setup_modes:
                 run_checked(

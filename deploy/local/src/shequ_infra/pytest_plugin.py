@@ -9,6 +9,7 @@ start once per session and are stopped at its end, also when the run fails or is
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 from collections.abc import Iterator
 from types import FrameType
@@ -16,6 +17,12 @@ from types import FrameType
 import pytest
 
 from shequ_infra.stack import LocalInfrastructure, running_infrastructure
+
+# The test process runs gRPC servers and clients and also forks servers (Kafka, Keycloak, the
+# platform's processes). With gRPC's fork support on, its handlers restart pollers in the child
+# between fork and exec, and a child may abort there ("epoll_wait error: Bad file descriptor").
+# Read by gRPC when it first initialises, so set before any test module imports it.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:

@@ -68,17 +68,10 @@ from gateway.census.models import (
 )
 from gateway.problems import problem
 from gateway.security import CurrentPrincipal, TenantPath
+from gateway.service_calls import PageQuery, caller_options
 from shequ.census.v1 import census_pb2 as pb
 from shequ.census.v1 import census_pb2_grpc
-from shequ.common.v1 import paging_pb2
-from shequ_kit.context import (
-    AUTHORIZATION_METADATA_KEY,
-    REQUEST_ID_METADATA_KEY,
-    current_request_id,
-)
-from shequ_kit.errors import FieldViolation, invalid_input, permission_denied
-from shequ_kit.paging import MAX_PAGE_SIZE
-from shequ_kit.tenancy import TENANT_METADATA_KEY
+from shequ_kit.errors import FieldViolation, invalid_input
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["census 人口与房屋底数"])
 
@@ -95,50 +88,13 @@ class CensusCall:
 def census_as_caller(
     request: Request, principal: CurrentPrincipal, tenant: TenantPath
 ) -> CensusCall:
-    """The census, called as the verified caller in the path's tenant.
-
-    The census verifies the token and checks tenant and role itself (zero trust); the gateway
-    still refuses a caller with no grant on the tenant before calling. The metadata is explicit
-    rather than left to the channel's context forwarding: sync endpoints run in worker threads,
-    and the principal is only known here.
-    """
-    if not principal.can_access(tenant):
-        raise permission_denied(
-            f"您在 {tenant} 没有任何权限",
-            f"you hold no role on tenant {tenant}",
-            tenant=str(tenant),
-        )
-    core = request.app.state.core
-    metadata = [
-        (AUTHORIZATION_METADATA_KEY, f"Bearer {principal.token}"),
-        (TENANT_METADATA_KEY, tenant.value),
-    ]
-    request_id = current_request_id()
-    if request_id:
-        metadata.append((REQUEST_ID_METADATA_KEY, request_id))
+    """The census, called as the verified caller in the path's tenant (``caller_options``)."""
     return CensusCall(
-        stub=core.census,
-        options={"metadata": tuple(metadata), "timeout": core.settings.grpc_timeout_s},
+        stub=request.app.state.core.census, options=caller_options(request, principal, tenant)
     )
 
 
 Census = Annotated[CensusCall, Depends(census_as_caller)]
-
-
-def page_request(
-    page_size: Annotated[
-        int | None,
-        Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数 Items per page (default 50)"),
-    ] = None,
-    page_token: Annotated[
-        str | None,
-        Query(max_length=2000, description="上一页的 next_page_token; empty for the first page"),
-    ] = None,
-) -> paging_pb2.PageRequest:
-    return paging_pb2.PageRequest(page_size=page_size or 0, page_token=page_token or "")
-
-
-PageQuery = Annotated[paging_pb2.PageRequest, Depends(page_request)]
 
 
 def residents_query(  # FastAPI passes each query parameter by name

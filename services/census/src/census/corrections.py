@@ -15,46 +15,16 @@ from datetime import UTC, date, datetime
 from typing import Final
 
 from census.models import Record, Removable
+from shequ_kit.checks import RequestChecks
 from shequ_kit.errors import DomainError, ErrorKind, FieldViolation, invalid_input
+
+CHECKS = RequestChecks("census")
+checked_mask = CHECKS.update_mask
+check_version = CHECKS.version
 
 # A removal or an unmasked read is explained in words, not "x".
 MIN_REASON_LENGTH: Final = 4
 MAX_REASON_LENGTH: Final = 500
-
-
-def checked_mask(paths: Collection[str], updatable: Collection[str]) -> frozenset[str]:
-    """The fields to change; an empty mask, or one naming a field that cannot be corrected
-    (unknown, or fixed once registered), is refused naming those fields."""
-    refused = sorted(set(paths) - set(updatable))
-    if not paths or refused:
-        named = "、".join(refused)
-        raise invalid_input(
-            "census.update_mask_invalid",
-            f"不能修改的字段：{named}" if refused else "请指明要修改的字段",
-            f"update_mask may name only {', '.join(sorted(updatable))}"
-            + (f"; not {', '.join(refused)}" if refused else ""),
-            FieldViolation("update_mask", ", ".join(refused) or "empty"),
-        )
-    return frozenset(paths)
-
-
-def check_version(record: Record, expected: int) -> None:
-    """The caller must say which version it read, and it must still be the current one."""
-    if expected <= 0:
-        raise invalid_input(
-            "census.expected_version_required",
-            "请提供读取时的版本号",
-            "expected_version (the version you read) is required",
-            FieldViolation("expected_version", "the version you read, 1 or more"),
-        )
-    if expected != record.version:
-        raise DomainError(
-            "census.stale_version",
-            "该记录已被他人修改，请刷新后重试",
-            f"the record is at version {record.version}, not {expected}",
-            ErrorKind.CONFLICT,
-            params={"current_version": str(record.version)},
-        )
 
 
 def mark_verified(

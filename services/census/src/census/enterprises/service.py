@@ -23,12 +23,11 @@ from census.corrections import (
 )
 from census.enterprises.models import Enterprise
 from census.identity.codes import parse_credit_code
-from census.people.service import Protection, tenant_ref
+from census.people.service import Protection
 from census.places.models import Dwelling
 from census.places.service import (
     already_exists,
     event,
-    flush_unique,
     get_complex,
     get_dwelling,
     parse_uuid,
@@ -37,8 +36,9 @@ from census.places.service import (
 from census.statistics import refresh_buildings
 from census.vocabulary import ENTERPRISE_TYPES, EnterpriseType, parse_word
 from shequ.census.v1 import events_pb2
+from shequ_kit.checks import flush_unique
 from shequ_kit.errors import DomainError, FieldViolation, invalid_input, not_found
-from shequ_kit.outbox import publish
+from shequ_kit.outbox import publish, tenant_ref
 from shequ_kit.paging import Page
 from shequ_kit.tenancy import TenantId
 

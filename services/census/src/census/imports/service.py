@@ -27,14 +27,14 @@ from census.imports.reading import ParsedRow, RowProblem, file_fingerprint, read
 from census.imports.template import ID_NUMBER, RELATION
 from census.models import Base, driver_connection, stage_rows_of
 from census.people.models import Household, Resident
-from census.people.service import Protection, derived_care_tags, tenant_ref
+from census.people.service import Protection, derived_care_tags
 from census.places.models import Building, Complex, Dwelling, Unit
 from census.places.service import event
 from census.statistics import refresh_buildings
 from census.vocabulary import Relation
 from shequ.census.v1 import events_pb2
 from shequ_kit.bulk import StagedRows, analyze, insert_staged, stage_rows
-from shequ_kit.outbox import publish
+from shequ_kit.outbox import publish, tenant_ref
 from shequ_kit.randomness import random_bytes
 from shequ_kit.tenancy import TenantId
 

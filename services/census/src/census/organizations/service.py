@@ -14,8 +14,9 @@ from census.contacts import contact_name, protect_contact_phone
 from census.organizations.models import Organization, ServedComplex
 from census.people.service import Protection
 from census.places.models import Complex
-from census.places.service import already_exists, flush_unique, parse_uuid, required_text
+from census.places.service import already_exists, parse_uuid, required_text
 from census.vocabulary import OrganisationKind, parse_word
+from shequ_kit.checks import flush_unique
 from shequ_kit.errors import FieldViolation, invalid_input
 from shequ_kit.paging import Page
 from shequ_kit.tenancy import TenantId

@@ -21,14 +21,13 @@ from census.people.service import (
     get_household,
     get_resident,
     resident_facts,
-    tenant_ref,
     validated_columns,
 )
 from census.places.service import event
 from census.statistics import refresh_buildings
 from shequ.census.v1 import events_pb2
 from shequ_kit.errors import DomainError, ErrorKind, FieldViolation, invalid_input
-from shequ_kit.outbox import publish
+from shequ_kit.outbox import publish, tenant_ref
 from shequ_kit.tenancy import TenantId
 
 # What a correction may change; moving to another household is a move, not a correction.

@@ -46,9 +46,8 @@ from census.vocabulary import (
     parse_word,
 )
 from shequ.census.v1 import events_pb2
-from shequ.common.v1 import tenant_pb2
 from shequ_kit.errors import FieldViolation, invalid_input, not_found
-from shequ_kit.outbox import publish
+from shequ_kit.outbox import publish, tenant_ref
 from shequ_kit.paging import Page, sort_key
 from shequ_kit.tenancy import TenantId
 from shequ_kit.tokens import Principal
@@ -94,10 +93,6 @@ class ResidentFilter:
     name_contains: str = ""
     id_number: str = ""
     include_moved_out: bool = False
-
-
-def tenant_ref(tenant: TenantId) -> tenant_pb2.TenantRef:
-    return tenant_pb2.TenantRef(tenant_id=tenant.value)
 
 
 def household_sizes(session: Session, household_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -16,10 +16,10 @@ from typing import Final
 
 from google.protobuf.message import Message
 from sqlalchemy import func, select, tuple_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from census.corrections import (
+    CHECKS,
     check_version,
     checked_mask,
     mark_removed,
@@ -33,8 +33,9 @@ from census.places.models import Building, Complex, Dwelling, Unit
 from census.statistics import refresh_buildings
 from shequ.census.v1 import events_pb2
 from shequ.common.v1 import tenant_pb2
+from shequ_kit.checks import flush_unique
 from shequ_kit.errors import DomainError, ErrorKind, FieldViolation, invalid_input, not_found
-from shequ_kit.outbox import Event, publish
+from shequ_kit.outbox import Event, fact, publish
 from shequ_kit.paging import Page, sort_key
 from shequ_kit.tenancy import TenantId
 
@@ -45,28 +46,8 @@ MAX_FLOORS: Final = 300
 BUILDING_UPDATABLE: Final = frozenset({"number", "floors", "verified_on"})
 
 
-def required_text(value: str, field: str, label_zh: str, max_length: int) -> str:
-    cleaned = value.strip()
-    if not cleaned or len(cleaned) > max_length:
-        raise invalid_input(
-            f"census.{field}_invalid",
-            f"{label_zh}不能为空，且不超过{max_length}个字",
-            f"{field} must be 1 to {max_length} characters",
-            FieldViolation(field, f"1 to {max_length} characters"),
-        )
-    return cleaned
-
-
-def parse_uuid(value: str, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError as error:
-        raise invalid_input(
-            "census.id_invalid",
-            "编号格式不正确",
-            f"{field} is not an id",
-            FieldViolation(field, "not an id"),
-        ) from error
+required_text = CHECKS.required_text
+parse_uuid = CHECKS.uuid
 
 
 def already_exists(code: str, message_zh: str, message_en: str, field: str) -> DomainError:
@@ -77,23 +58,7 @@ def already_exists(code: str, message_zh: str, message_en: str, field: str) -> D
 
 def event(tenant: TenantId, topic: str, aggregate_id: uuid.UUID, payload: Message) -> Event:
     """A census fact for the outbox; its CloudEvents type is the payload's message name."""
-    return Event(
-        type=f"shequ.census.v1.{type(payload).__name__}",
-        source=SOURCE,
-        topic=topic,
-        tenant=tenant,
-        aggregate_id=str(aggregate_id),
-        payload=payload,
-    )
-
-
-def flush_unique(session: Session, error: DomainError) -> None:
-    """Flush; a unique index refusing the row becomes ``error`` (the index decides, so two
-    concurrent writers cannot both win)."""
-    try:
-        session.flush()
-    except IntegrityError as integrity:
-        raise error from integrity
+    return fact(payload, source=SOURCE, topic=topic, tenant=tenant, aggregate_id=aggregate_id)
 
 
 def create_complex(

@@ -1,0 +1,97 @@
+"""Wires settings → engine, token verifier, census client → the gRPC server and the consumer."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+
+import grpc
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from grid.census_sync import CensusClient, rebuild_tenant
+from grid.config import GridSettings
+from grid.grpc_api import SERVICE_NAME, GridServicer
+from grid.projection import CensusHandler
+from shequ.grid.v1 import grid_pb2_grpc
+from shequ_kit.consumer import EventConsumer
+from shequ_kit.db import make_engine, tenant_sessionmaker
+from shequ_kit.grpc_server import build_grpc_server
+from shequ_kit.service_tokens import ServiceCredentials
+from shequ_kit.tenancy import TenantId
+from shequ_kit.tokens import TokenVerifier
+
+
+@dataclass
+class GridCore:
+    settings: GridSettings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    verifier: TokenVerifier
+    credentials: ServiceCredentials
+    _census: CensusClient | None = field(default=None, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def census(self) -> CensusClient:
+        """Opened on first use: serving WhoCovers never needs census."""
+        with self._lock:
+            if self._census is None:
+                self._census = CensusClient(
+                    self.settings.census_target, self.credentials, self.settings.census_timeout_s
+                )
+            return self._census
+
+    def resync(self, session: Session, tenant: TenantId) -> object:
+        return rebuild_tenant(session, self.census(), tenant)
+
+    def close(self) -> None:
+        if self._census is not None:
+            self._census.close()
+        self.credentials.close()
+
+
+@contextmanager
+def prepare_core(settings: GridSettings) -> Iterator[GridCore]:
+    engine = make_engine(settings.database_url)
+    core = GridCore(
+        settings=settings,
+        engine=engine,
+        sessions=tenant_sessionmaker(engine),
+        verifier=TokenVerifier(issuer=settings.keycloak_issuer, audience=settings.token_audience),
+        credentials=ServiceCredentials.for_issuer(
+            settings.keycloak_issuer,
+            settings.service_client_id,
+            settings.service_client_secret.get_secret_value(),
+        ),
+    )
+    try:
+        yield core
+    finally:
+        core.close()
+        engine.dispose()
+
+
+def build_server(core: GridCore) -> grpc.Server:
+    return build_grpc_server(
+        service="grid",
+        registrations=[
+            partial(grid_pb2_grpc.add_GridServiceServicer_to_server, GridServicer(core))
+        ],
+        service_names=[SERVICE_NAME],
+        verifier=core.verifier,
+        host=core.settings.grpc_host,
+        port=core.settings.grpc_port,
+    )
+
+
+def census_consumer(core: GridCore) -> EventConsumer:
+    return EventConsumer(
+        group=core.settings.consumer_group,
+        topics=[core.settings.census_topic],
+        handler=CensusHandler(resync=core.resync),
+        sessions=core.sessions,
+        bootstrap_servers=core.settings.kafka_bootstrap_servers,
+    )
