@@ -189,6 +189,22 @@ def household_to_proto(h: Household, size: int) -> pb.Household:
     )
 
 
+def _enterprise_draft(
+    request: pb.CreateEnterpriseRequest | pb.UpdateEnterpriseRequest,
+) -> enterprises.EnterpriseDraft:
+    """What a registration or a correction says about an enterprise (the same fields)."""
+    return enterprises.EnterpriseDraft(
+        name=request.name,
+        credit_code=request.credit_code,
+        type=word_of(ENTERPRISE_TYPES, request.type),
+        address=request.address,
+        dwelling_id=request.dwelling_id,
+        contact_name=request.contact_name,
+        contact_phone=request.contact_phone,
+        employees=request.employees,
+    )
+
+
 class CensusServicer(census_pb2_grpc.CensusServiceServicer):
     def __init__(self, core: CensusCore) -> None:
         self.core = core
@@ -717,16 +733,7 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
     ) -> pb.CreateEnterpriseResponse:
         """登记企业店铺（统一社会信用代码校验）。Register an enterprise or shop."""
         principal, tenant = access.for_writing()
-        draft = enterprises.EnterpriseDraft(
-            name=request.name,
-            credit_code=request.credit_code,
-            type=word_of(ENTERPRISE_TYPES, request.type),
-            address=request.address,
-            dwelling_id=request.dwelling_id,
-            contact_name=request.contact_name,
-            contact_phone=request.contact_phone,
-            employees=request.employees,
-        )
+        draft = _enterprise_draft(request)
         with self.core.sessions.begin() as session:
             created = enterprises.create_enterprise(
                 session,
@@ -753,16 +760,7 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
     ) -> pb.UpdateEnterpriseResponse:
         """更正企业店铺（按字段掩码，校验版本，规则同登记）。Correct an enterprise or shop."""
         principal, tenant = access.for_writing()
-        changes = enterprises.EnterpriseDraft(
-            name=request.name,
-            credit_code=request.credit_code,
-            type=word_of(ENTERPRISE_TYPES, request.type),
-            address=request.address,
-            dwelling_id=request.dwelling_id,
-            contact_name=request.contact_name,
-            contact_phone=request.contact_phone,
-            employees=request.employees,
-        )
+        changes = _enterprise_draft(request)
         with self.core.sessions.begin() as session:
             updated = enterprises.update_enterprise(
                 session,
