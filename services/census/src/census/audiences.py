@@ -7,11 +7,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Final, NamedTuple
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from census.people.ages import any_care_tag_condition, derived_care_tags
 from census.people.models import Household, Resident
 from census.places.models import Building
 from census.places.service import parse_uuid
@@ -73,6 +75,7 @@ def residents_in_places(
     building_ids: Sequence[str] = (),
     care_tags: Collection[str] = (),
     residence_types: Collection[str] = (),
+    today: date,
 ) -> Iterator[ResidentInPlace]:
     """Current residents of the named complexes and buildings (either; none named: the whole
     tenant) having any of ``care_tags`` and any of ``residence_types`` (empty: no condition).
@@ -90,6 +93,7 @@ def residents_in_places(
             Resident.building_id,
             Resident.household_id,
             Resident.care_tags,
+            Resident.birth_date,
         )
         .where(Resident.moved_out_on.is_(None))
         .order_by(Resident.id)
@@ -100,8 +104,7 @@ def residents_in_places(
             or_(Resident.complex_id.in_(complexes), Resident.building_id.in_(buildings))
         )
     if tags:
-        # Array overlap (&&): "any of these tags", answered by the GIN index on care_tags.
-        query = query.where(Resident.care_tags.overlap(tags))
+        query = query.where(any_care_tag_condition(tags, today))
     if types:
         query = query.where(Resident.residence_type.in_(types))
     for row in session.execute(query):
@@ -110,7 +113,7 @@ def residents_in_places(
             name=row.name,
             building_id=row.building_id,
             household_id=row.household_id,
-            care_tags=tuple(row.care_tags),
+            care_tags=tuple(derived_care_tags(row.birth_date, today, row.care_tags)),
         )
 
 

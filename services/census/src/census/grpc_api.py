@@ -24,6 +24,7 @@ from census.organizations import service as organizations
 from census.organizations.models import Organization
 from census.people import lifecycle
 from census.people import service as people
+from census.people.ages import derived_care_tags
 from census.people.models import Household, Resident
 from census.places import service as places
 from census.places.models import Building, Complex, Dwelling, Unit
@@ -238,7 +239,10 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
             tenure=TENURES[r.tenure],
             moved_in_on=r.moved_in_on.isoformat() if r.moved_in_on else "",
             moved_out_on=r.moved_out_on.isoformat() if r.moved_out_on else "",
-            care_tags=[CARE_TAGS[t] for t in r.care_tags],
+            care_tags=[
+                CARE_TAGS[t]
+                for t in derived_care_tags(r.birth_date, self.core.today(), r.care_tags)
+            ],
             tags=list(r.tags),
             verification=_verification(r),
             version=r.version,
@@ -883,6 +887,7 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
                 building_ids=list(request.building_ids),
                 care_tags=[word_of(CARE_TAGS, t) for t in request.care_tags],
                 residence_types=[word_of(RESIDENCE_TYPES, t) for t in request.residence_types],
+                today=self.core.today(),
             ):
                 yield pb.StreamResidentsInPlacesResponse(
                     resident_id=str(person.resident_id),

@@ -41,7 +41,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from census.enterprises.models import Enterprise
-from census.identity.codes import ADULT_AGE, AGE_BANDS, ELDERLY_AGE, AgeBand, years_before
+from census.identity.codes import AGE_BANDS, AgeBand, years_before
+from census.people.ages import care_tag_condition
 from census.people.models import Household, Resident
 from census.places.models import Building, Complex
 from census.tallies import COLUMNS, BuildingTally
@@ -240,16 +241,6 @@ def _band_condition(band: AgeBand, today: date) -> ColumnElement[bool]:
     return and_(condition, Resident.birth_date > years_before(today, band.high + 1))
 
 
-def _care_tag_condition(tag: str, today: date) -> ColumnElement[bool]:
-    """Elderly and child follow from the birth date on ``today`` (a stored tag was derived on
-    the day the record was written); the others are set by staff."""
-    if tag == "elderly":
-        return Resident.birth_date <= years_before(today, ELDERLY_AGE)
-    if tag == "child":
-        return Resident.birth_date > years_before(today, ADULT_AGE)
-    return Resident.care_tags.contains([tag])
-
-
 def _resident_conditions(today: date) -> dict[str, ColumnElement[bool]]:
     """Column name → which current residents it counts."""
     bands = {band.key: band for band in AGE_BANDS}
@@ -263,7 +254,7 @@ def _resident_conditions(today: date) -> dict[str, ColumnElement[bool]]:
             case "by_age_band":
                 conditions[name] = _band_condition(bands[word], today)
             case _:
-                conditions[name] = _care_tag_condition(word, today)
+                conditions[name] = care_tag_condition(word, today)
     return conditions
 
 

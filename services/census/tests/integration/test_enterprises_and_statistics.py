@@ -333,7 +333,7 @@ def test_another_community_counts_none_of_these_residents(
 
 def audience(core: CensusCore, tenant: TenantId, **criteria: Any) -> list[ResidentInPlace]:
     with tenant_scope(tenant), core.sessions() as session:
-        return list(residents_in_places(session, **criteria))
+        return list(residents_in_places(session, today=TODAY, **criteria))
 
 
 def names(found: list[ResidentInPlace]) -> set[str]:

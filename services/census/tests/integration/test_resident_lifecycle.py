@@ -1,7 +1,9 @@
 """After registration: corrections, moves inside a community, transfers within a street,
 leaving — each through the real server, with history kept and facts published."""
 
+import uuid
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import grpc
@@ -11,14 +13,18 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from sqlalchemy import select
 
 from census.app import CensusCore
+from census.audiences import residents_in_places
 from census.identity.codes import id_check_character
 from census.models import outbox
 from census.people.models import Resident
+from census.people.service import ResidentFilter, list_residents
 from shequ.census.v1 import census_pb2 as pb
 from shequ.census.v1 import events_pb2
 from shequ_infra import LocalInfrastructure
 from shequ_kit.db import system_scope
 from shequ_kit.grpc_client import error_detail
+from shequ_kit.paging import Page
+from shequ_kit.tenancy import tenant_scope
 
 HUSHAN = "xiaoshan.shushan.hushan"
 XIANGYUAN = "xiaoshan.shushan.xiangyuan"
@@ -197,6 +203,17 @@ def test_moving_within_the_community_keeps_the_record(call: Call, core: CensusCo
     assert moved.household_id == second.id
     assert moved.relation_to_head == pb.RELATION_TO_HEAD_OTHER  # the new household has its own head
     assert facts_of(core, resident.id)[-1] == "shequ.census.v1.ResidentMoved"
+    with system_scope(), core.sessions() as session:
+        payload = session.scalars(
+            select(outbox.c.payload)
+            .where(outbox.c.aggregate_id == resident.id)
+            .order_by(outbox.c.id.desc())
+            .limit(1)
+        ).one()
+    fact = events_pb2.ResidentMoved.FromString(payload)
+    # The same record moves: projections keep their row (no removal in the source).
+    assert fact.from_resident_id == fact.resident.resident_id == resident.id
+    assert (fact.from_household_id, fact.resident.household_id) == (first.id, second.id)
 
 
 @pytest.fixture(scope="module")
@@ -293,6 +310,9 @@ def test_a_street_level_transfer_keeps_one_person_across_communities(
         ).all()
     moved = events_pb2.ResidentMoved.FromString(rows[0].payload)
     assert (rows[0].tenant_id, moved.from_tenant.tenant_id) == (XIANGYUAN, HUSHAN)
+    # The closed record in Hushan, so Hushan's projections drop it; the fact names no person.
+    assert (moved.from_resident_id, moved.resident.resident_id) == (resident.id, arrived.id)
+    assert "郑欣".encode() not in rows[0].payload
 
 
 def test_a_transfer_leaves_the_street_only_by_moving_away(call: Call, mover: str) -> None:
@@ -350,3 +370,43 @@ def test_removing_a_record_needs_a_reason_and_keeps_its_history(call: Call) -> N
         )
     )
     assert again.code() is grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_a_resident_turning_sixty_is_elderly_without_any_write(
+    call: Call, core: CensusCore
+) -> None:
+    household = new_household(
+        call, complex_name="生日花园", room="606", user="hushan-staff", tenant=HUSHAN
+    )
+    resident = register(call, household, "寿星", "19661201", "517")  # 60 on 2026-12-01
+    assert pb.CARE_TAG_ELDERLY not in resident.care_tags  # 59 on the registration day
+    birthday = date(2026, 12, 1)
+
+    with tenant_scope(HUSHAN), core.sessions() as session:
+        stored = session.get(Resident, uuid.UUID(resident.id))
+        assert stored is not None
+        assert "elderly" not in stored.care_tags  # never rewritten
+        elderly = list_residents(
+            session,
+            core.protection,
+            ResidentFilter(care_tag="elderly", complex_id=str(stored.complex_id)),
+            Page(size=10, after=None),
+            birthday,
+        )
+        audience = list(
+            residents_in_places(
+                session, complex_ids=[str(stored.complex_id)], care_tags=["elderly"], today=birthday
+            )
+        )
+        day_before = list(
+            residents_in_places(
+                session,
+                complex_ids=[str(stored.complex_id)],
+                care_tags=["elderly"],
+                today=date(2026, 11, 30),
+            )
+        )
+
+    assert [r.name for r in elderly] == ["寿星"]
+    assert [(p.name, "elderly" in p.care_tags) for p in audience] == [("寿星", True)]
+    assert day_before == []

@@ -287,6 +287,7 @@ def a_found_row(protection: Protection, *, phone: str | None) -> SimpleNamespace
         tenure="owner",
         moved_in_on=None,
         care_tags=["elderly"],
+        birth_date=date(1950, 3, 2),
         tags=[],
         verified_on=TODAY,
         complex_name="晴庐",
@@ -299,12 +300,13 @@ def a_found_row(protection: Protection, *, phone: str | None) -> SimpleNamespace
 def test_personal_data_is_masked_as_in_responses_unless_revealed() -> None:
     protection = masked_protection()
     found = a_found_row(protection, phone="13812345678")
-    masked = export_row_of(protection, found, reveal=False)  # type: ignore[arg-type]
+    masked = export_row_of(protection, found, reveal=False, today=TODAY)  # type: ignore[arg-type]
     number = an_id_number("19500302", "124")
     assert (masked.id_number, masked.phone) == ("330109**********" + number[-2:], "138****5678")
-    revealed = export_row_of(protection, found, reveal=True)  # type: ignore[arg-type]
+    revealed = export_row_of(protection, found, reveal=True, today=TODAY)  # type: ignore[arg-type]
     assert (revealed.id_number, revealed.phone) == (number, "13812345678")
-    no_phone = export_row_of(protection, a_found_row(protection, phone=None), reveal=False)  # type: ignore[arg-type]
+    without = a_found_row(protection, phone=None)
+    no_phone = export_row_of(protection, without, reveal=False, today=TODAY)  # type: ignore[arg-type]
     assert no_phone.phone == ""
 
 

@@ -26,6 +26,7 @@ from census.identity.pii import mask_id_number, mask_phone
 from census.imports.reading import ImportFormatName
 from census.imports.template import CONTENT_TYPES
 from census.imports.writing import ExportRow, csv_pieces, export_file_name, write_xlsx
+from census.people.ages import derived_care_tags
 from census.people.models import Resident
 from census.people.service import Protection, ResidentFilter, record_reveals, residents_matching
 from census.places.models import Building, Complex, Dwelling, Unit
@@ -73,7 +74,7 @@ def export_residents(
     """
     query = _export_query(protection, criteria, today)
     with_community = not tenant.is_community
-    rows = _export_rows(sessions, protection, query, reveal)
+    rows = _export_rows(sessions, protection, query, reveal, today)
     if file_format == "csv":
         pieces = csv_pieces(rows, masked=reveal is None, with_community=with_community)
     else:
@@ -114,6 +115,7 @@ def _export_query(
             Resident.tenure,
             Resident.moved_in_on,
             Resident.care_tags,
+            Resident.birth_date,
             Resident.tags,
             Resident.verified_on,
             Complex.name.label("complex_name"),
@@ -144,6 +146,7 @@ def _export_rows(
     protection: Protection,
     query: Select[*tuple[Any, ...]],
     reveal: Reveal | None,
+    today: date,
 ) -> Iterator[ExportRow]:
     with sessions() as session:
         batches = session.execute(query.execution_options(yield_per=BATCH_ROWS)).partitions()
@@ -151,7 +154,7 @@ def _export_rows(
             if reveal is not None:
                 _audit(sessions, reveal, batch)
             for found in batch:
-                yield export_row_of(protection, found, reveal=reveal is not None)
+                yield export_row_of(protection, found, reveal=reveal is not None, today=today)
 
 
 def _audit(sessions: sessionmaker[Session], reveal: Reveal, batch: Sequence[Row[Any]]) -> None:
@@ -167,7 +170,9 @@ def _audit(sessions: sessionmaker[Session], reveal: Reveal, batch: Sequence[Row[
         )
 
 
-def export_row_of(protection: Protection, found: Row[Any], *, reveal: bool) -> ExportRow:
+def export_row_of(
+    protection: Protection, found: Row[Any], *, reveal: bool, today: date
+) -> ExportRow:
     """A row of the export query as the file shows it: personal data decrypted, and masked as
     in every response unless this is an audited reveal."""
     cipher = protection.cipher
@@ -191,7 +196,9 @@ def export_row_of(protection: Protection, found: Row[Any], *, reveal: bool) -> E
         unit_number=found.unit_number,
         room=found.room,
         moved_in_on=found.moved_in_on,
-        care_tags=frozenset(CareTag(tag) for tag in found.care_tags),
+        care_tags=frozenset(
+            CareTag(tag) for tag in derived_care_tags(found.birth_date, today, found.care_tags)
+        ),
         tags=tuple(found.tags),
         verified_on=found.verified_on,
         community=found.tenant_id,

@@ -26,8 +26,9 @@ from census.imports.models import ImportJob
 from census.imports.reading import ParsedRow, RowProblem, file_fingerprint, read_rows
 from census.imports.template import ID_NUMBER, RELATION
 from census.models import Base, driver_connection, stage_rows_of
+from census.people.ages import derived_care_tags
 from census.people.models import Household, Resident
-from census.people.service import Protection, derived_care_tags
+from census.people.service import Protection
 from census.places.models import Building, Complex, Dwelling, Unit
 from census.places.service import event
 from census.statistics import refresh_buildings

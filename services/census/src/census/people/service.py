@@ -24,13 +24,12 @@ from census.corrections import (
 from census.identity.codes import (
     age_band,
     age_on,
-    is_child,
-    is_elderly,
     parse_id_number,
     parse_mobile,
     years_before,
 )
 from census.identity.pii import LookupHasher, PiiCipher
+from census.people.ages import care_tag_condition, derived_care_tags
 from census.people.models import Household, PiiReveal, Resident
 from census.places.service import already_exists, event, get_dwelling, parse_uuid, required_text
 from census.statistics import forget_buildings, refresh_buildings
@@ -201,12 +200,6 @@ def list_households(session: Session, building_id: str, page: Page) -> Sequence[
     return session.scalars(query.limit(page.size + 1)).all()
 
 
-def derived_care_tags(birth_date: date, today: date, settable: frozenset[str]) -> list[str]:
-    age = age_on(birth_date, today)
-    derived = {"elderly"} if is_elderly(age) else {"child"} if is_child(age) else set()
-    return sorted(derived | settable)
-
-
 def resident_facts(resident: Resident, today: date) -> events_pb2.ResidentFacts:
     return events_pb2.ResidentFacts(
         resident_id=str(resident.id),
@@ -216,7 +209,10 @@ def resident_facts(resident: Resident, today: date) -> events_pb2.ResidentFacts:
         residence_type=RESIDENCE_TYPES[resident.residence_type],
         tenure=TENURES[resident.tenure],
         age_band=AGE_BANDS[age_band(age_on(resident.birth_date, today)).key],
-        care_tags=[CARE_TAGS[tag] for tag in resident.care_tags],
+        care_tags=[
+            CARE_TAGS[tag]
+            for tag in derived_care_tags(resident.birth_date, today, resident.care_tags)
+        ],
     )
 
 
@@ -375,8 +371,7 @@ def _filtered(
     if criteria.residence_type:
         query = query.where(Resident.residence_type == criteria.residence_type)
     if criteria.care_tag:
-        # Array containment (@>) is what the GIN index on care_tags answers.
-        query = query.where(Resident.care_tags.contains([criteria.care_tag]))
+        query = query.where(care_tag_condition(criteria.care_tag, today))
     if criteria.age_band:
         latest, earliest = _birth_dates_for(criteria.age_band, today)
         query = query.where(Resident.birth_date <= latest)
