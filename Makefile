@@ -65,8 +65,11 @@ lint: $(PROTO_STAMP) $(BUF_STAMP)
 unit: $(PROTO_STAMP)
 	$(RUN) pytest -m "not integration"
 
+# The platform tests seed the services' own databases and topics as `make run` does; the service
+# tests use those too, so each group gets fresh infrastructure of its own.
 integration: $(PROTO_STAMP)
-	$(RUN) pytest -m integration
+	$(RUN) pytest -m "integration and not platform"
+	$(RUN) pytest -m platform
 
 test: lint unit integration
 

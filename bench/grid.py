@@ -170,7 +170,8 @@ COVERAGE_CALLS = 1_200
 def coverage_latency(infra: LocalInfrastructure, platform: RunningPlatform) -> list[Row]:
     """WhoCovers as cases will ask it: the platform's grid server in its own process (Hushan's
     seeded layout and members), 1, 2 and 4 concurrent callers in this process with a real token,
-    each call timed at the caller (target p99 ≤ 10 ms)."""
+    each call timed at the caller (target p99 ≤ 10 ms). Answers come from the server's notified
+    cache after the first call per building; docs/grid.md has the uncached figures."""
     token = infra.keycloak.password_grant("hushan-staff", "shequ-demo")["access_token"]
     metadata = (("authorization", f"Bearer {token}"), ("x-tenant-id", COVERAGE_TENANT))
     with grpc.insecure_channel(platform.grid_target) as channel:

@@ -4,12 +4,15 @@ import uuid
 
 import grpc
 import httpx
+import pytest
 from kafka import KafkaAdminClient, KafkaConsumer
 
 from shequ.census.v1 import census_pb2, census_pb2_grpc
 from shequ.gateway.v1 import events_pb2
 from shequ_infra import LocalInfrastructure
 from shequ_infra.platform import PLATFORM_TOPICS, running_platform
+
+pytestmark = pytest.mark.platform  # a session of its own: see the Makefile
 
 
 def test_make_run_serves_the_gateway_and_census_and_relays_events(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import grpc
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from grid.census_sync import CensusClient, rebuild_tenant
@@ -17,12 +17,15 @@ from grid.config import GridSettings
 from grid.grpc_api import SERVICE_NAME, GridServicer
 from grid.projection import CensusHandler
 from shequ.grid.v1 import grid_pb2_grpc
+from shequ_kit.cache import NotifiedCache
 from shequ_kit.consumer import EventConsumer
 from shequ_kit.db import make_engine, tenant_sessionmaker
 from shequ_kit.grpc_server import build_grpc_server
 from shequ_kit.service_tokens import ServiceCredentials
 from shequ_kit.tenancy import TenantId
 from shequ_kit.tokens import TokenVerifier
+
+LAYOUT_CHANNEL = "grid_layout"  # notified by the layout tables' triggers (migration 0002)
 
 
 @dataclass
@@ -32,6 +35,9 @@ class GridCore:
     sessions: sessionmaker[Session]
     verifier: TokenVerifier
     credentials: ServiceCredentials
+    # WhoCovers answers, emptied by the layout tables' notices (migration 0002); listening only
+    # in a process that serves.
+    coverage_cache: NotifiedCache
     _census: CensusClient | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
@@ -48,6 +54,7 @@ class GridCore:
         return rebuild_tenant(session, self.census(), tenant)
 
     def close(self) -> None:
+        self.coverage_cache.close()
         if self._census is not None:
             self._census.close()
         self.credentials.close()
@@ -66,7 +73,10 @@ def prepare_core(settings: GridSettings) -> Iterator[GridCore]:
             settings.service_client_id,
             settings.service_client_secret.get_secret_value(),
         ),
+        coverage_cache=NotifiedCache(settings.database_url, LAYOUT_CHANNEL),
     )
+    # This process's own writes are seen at once; the notices bring other processes' writes.
+    event.listen(core.sessions, "after_commit", lambda _session: core.coverage_cache.invalidate())
     try:
         yield core
     finally:
@@ -75,6 +85,7 @@ def prepare_core(settings: GridSettings) -> Iterator[GridCore]:
 
 
 def build_server(core: GridCore) -> grpc.Server:
+    core.coverage_cache.start()
     return build_grpc_server(
         service="grid",
         registrations=[

@@ -474,6 +474,12 @@ class GridServicer(grid_pb2_grpc.GridServiceServicer):
         """
         _, tenant = access.for_reading()
         building_id = parse_uuid(request.building_id, "building_id")
+        # Keyed by the caller's tenant too: a street's answer is not a community's.
+        key = (tenant.value, building_id)
+        cache = self.core.coverage_cache
+        if (cached := cache.get(key)) is not None:
+            return pb.WhoCoversResponse.FromString(cached)
+        generation = cache.generation()
         with self.core.sessions() as session:
             rows = session.execute(who_covers_query(building_id)).all()
             response = pb.WhoCoversResponse(building_id=str(building_id))
@@ -547,6 +553,8 @@ class GridServicer(grid_pb2_grpc.GridServiceServicer):
             response.escalation.append(
                 pb.Responsible(level=pb.ESCALATION_LEVEL_COMMUNITY, tenant_id=community)
             )
+            if rows:  # a covered building's answer depends only on the notifying tables
+                cache.put(key, response.SerializeToString(), generation)
             return response
 
     # ---- visits ----

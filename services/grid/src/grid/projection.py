@@ -8,11 +8,12 @@ and operators' rebuilds replace the tenant's rows from census over gRPC (``grid.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -25,7 +26,8 @@ from grid.models import (
 )
 from shequ.census.v1 import census_pb2, events_pb2
 from shequ_kit.cloudevents import ReceivedEvent
-from shequ_kit.tenancy import TenantId, require_tenant
+from shequ_kit.db import TENANT_SETTING
+from shequ_kit.tenancy import TenantId, require_tenant, tenant_scope
 
 PREFIX = "shequ.census.v1."
 # Care tags as the projection stores them: the census enum's names ("CARE_TAG_ELDERLY").
@@ -37,6 +39,12 @@ CARE_TAG_NAMES = {
 class TenantMismatchError(ValueError):
     """The payload names another tenant than the record's ce_tenant header: refused (it goes
     to the dead-letter topic), since one of them is wrong and either could leak data."""
+
+
+class ForeignSourceError(ValueError):
+    """A move names a source community outside the event's street: refused (dead-lettered).
+    A street-level transfer is published in the street's scope, so it may speak for the
+    communities of that one street and no other."""
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -163,10 +171,46 @@ class CensusHandler:
         self.applied[name] = self.applied.get(name, 0) + 1
 
 
-def _resident_moved(session: Session, m: Any) -> None:
-    # Across communities the source's old record has another id: the source's counts are
-    # corrected by its next rebuild (docs/grid.md).
+@contextmanager
+def _writing_for(session: Session, tenant: TenantId) -> Iterator[None]:
+    """Point this transaction's ORM scope and row-level security at ``tenant`` for the block,
+    then back, so a change of two communities commits with the event id, once."""
+    outer = require_tenant()
+    setting = text("SELECT set_config(:key, :value, true)")
+    with tenant_scope(tenant):
+        session.execute(setting, {"key": TENANT_SETTING, "value": tenant.value})
+        yield
+    # Not in a finally: a failed statement aborts the transaction, which is rolled back anyway.
+    session.execute(setting, {"key": TENANT_SETTING, "value": outer.value})
+
+
+def _move_source(tenant: TenantId, m: events_pb2.ResidentMoved) -> TenantId:
+    """The community the resident left: the event's own, or another of the same street."""
+    if not m.from_tenant.tenant_id:
+        return tenant  # facts from before from_tenant was set always moved within
+    source = TenantId.parse(m.from_tenant.tenant_id)
+    same_street = source.parent is not None and source.parent == tenant.parent
+    if source != tenant and not (source.is_community and tenant.is_community and same_street):
+        raise ForeignSourceError(
+            f"a move into {tenant} cannot remove a record of {source}: not a community of "
+            "the same street"
+        )
+    return source
+
+
+def _resident_moved(session: Session, m: events_pb2.ResidentMoved) -> None:
+    tenant = require_tenant()
+    source = _move_source(tenant, m)
     resident(session, m.resident)
+    left = _uuid(m.from_resident_id)
+    if left is None or left == _uuid(m.resident.resident_id):
+        return  # the same record moved (or a fact from before from_resident_id existed)
+    # A transfer opens a new record in the target: drop the closed one in the source.
+    if source == tenant:
+        _delete(session, CensusResident, "resident_id", left)
+        return
+    with _writing_for(session, source):
+        _delete(session, CensusResident, "resident_id", left)
 
 
 DECODERS: Mapping[str, tuple[type[Any], Callable[[Session, Any], None]]] = {

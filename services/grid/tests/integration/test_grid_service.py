@@ -7,8 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+import psycopg
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
+from kafka import KafkaConsumer
 from sqlalchemy import text
 
 from grid.app import GridCore
@@ -23,6 +25,7 @@ from shequ_kit.grpc_client import error_detail
 from .conftest import HUSHAN, XIANGYUAN, Call, Publish
 
 SHIBEI = "xiaoshan.beigan.shibei"
+BEIGAN_ELSEWHERE = "xiaoshan.beigan.elsewhere"
 
 
 def ref(tenant: str) -> tenant_pb2.TenantRef:
@@ -125,7 +128,9 @@ def micro_workload(call: Call, micro_grid_id: str) -> pb.Workload:
     return found
 
 
-def test_grids_coverage_members_and_who_covers(call: Call, publish: Publish) -> None:
+def test_grids_coverage_members_and_who_covers(
+    call: Call, publish: Publish, infra: LocalInfrastructure
+) -> None:
     buildings = new_buildings(publish, HUSHAN, 3)
     wait_known(call, buildings)
     grid, first, second = layout(call, buildings)
@@ -244,6 +249,17 @@ def test_grids_coverage_members_and_who_covers(call: Call, publish: Publish) -> 
         pb.ESCALATION_LEVEL_COMMUNITY,
     ]
 
+    # Another replica's write (here: straight into the database) reaches the cached answer.
+    with psycopg.connect(infra.postgres.superuser_dsn("grid"), autocommit=True) as other:
+        other.execute("UPDATE member SET name = '赵网格长' WHERE id = %s", (leader.id,))
+    deadline = time.monotonic() + 2
+    while (
+        call("WhoCovers", pb.WhoCoversRequest(building_id=buildings[1])).escalation[0].member.name
+        != "赵网格长"
+    ):
+        assert time.monotonic() < deadline, "the cached answer outlived another replica's write"
+        time.sleep(0.02)
+
 
 def test_foreign_tenant_and_bad_tokens_are_refused(
     call: Call, publish: Publish, infra: LocalInfrastructure
@@ -358,6 +374,130 @@ def test_event_whose_payload_names_another_tenant_is_not_applied(
             text("SELECT count(*) FROM census_building WHERE building_id = :b"), {"b": smuggled}
         ).scalar()
     assert found == 0
+
+
+def community_total(call: Call, tenant: str) -> pb.Workload:
+    user = "hushan-staff" if tenant == HUSHAN else "xiangyuan-staff"
+    total: pb.Workload = call(
+        "GetWorkload", pb.GetWorkloadRequest(), user=user, tenant=tenant
+    ).total
+    return total
+
+
+def registered(publish: Publish, tenant: str, building_id: str, household_id: str) -> str:
+    resident_id = str(uuid.uuid4())
+    publish(
+        cev.ResidentRegistered(
+            tenant=ref(tenant),
+            resident=cev.ResidentFacts(
+                resident_id=resident_id,
+                household_id=household_id,
+                building_id=building_id,
+                care_tags=[cpb.CARE_TAG_ELDERLY],
+            ),
+        ),
+        tenant=tenant,
+        aggregate_id=resident_id,
+    )
+    return resident_id
+
+
+def projected_resident(core: GridCore, resident_id: str) -> str | None:
+    with core.engine.connect() as connection:
+        connection.execute(text("SELECT set_config('shequ.system', 'on', false)"))
+        tenant: str | None = connection.execute(
+            text("SELECT tenant_id FROM census_resident WHERE resident_id = :r"),
+            {"r": resident_id},
+        ).scalar()
+    return tenant
+
+
+def test_a_street_transfer_moves_the_workload_between_both_communities(
+    call: Call, publish: Publish, core: GridCore
+) -> None:
+    [origin] = new_buildings(publish, HUSHAN, 1)
+    [destination] = new_buildings(publish, XIANGYUAN, 1)
+    wait_known(call, [origin])
+    wait_known(call, [destination], tenant=XIANGYUAN, user="xiangyuan-staff")
+    old_home, _ = household(publish, origin)
+    new_home, _ = household(publish, destination, tenant=XIANGYUAN)
+    left = registered(publish, HUSHAN, origin, old_home)
+    eventually(lambda: projected_resident(core, left) == HUSHAN, 10)
+    hushan, xiangyuan = community_total(call, HUSHAN), community_total(call, XIANGYUAN)
+
+    # Census closes the Hushan record and opens one with a new id in Xiangyuan, in one fact.
+    arrived = str(uuid.uuid4())
+    started = time.monotonic()
+    publish(
+        cev.ResidentMoved(
+            tenant=ref(XIANGYUAN),
+            resident=cev.ResidentFacts(
+                resident_id=arrived,
+                household_id=new_home,
+                building_id=destination,
+                care_tags=[cpb.CARE_TAG_ELDERLY],
+            ),
+            from_tenant=ref(HUSHAN),
+            from_household_id=old_home,
+            from_building_id=origin,
+            from_resident_id=left,
+        ),
+        tenant=XIANGYUAN,
+        aggregate_id=arrived,
+    )
+    eventually(lambda: community_total(call, XIANGYUAN).residents == xiangyuan.residents + 1, 2.0)
+    after = community_total(call, HUSHAN)
+    assert time.monotonic() - started < 2.0
+    assert (after.residents, after.care_tagged_residents) == (
+        hushan.residents - 1,
+        hushan.care_tagged_residents - 1,
+    )
+    assert after.households == hushan.households  # the household stays, one person fewer
+    assert projected_resident(core, left) is None
+    assert projected_resident(core, arrived) == XIANGYUAN
+
+
+def test_a_move_naming_a_community_of_another_street_removes_nothing(
+    call: Call, publish: Publish, core: GridCore, infra: LocalInfrastructure
+) -> None:
+    # A community of Beigan street (not Shibei, whose buildings other tests count); Hushan lies
+    # in Shushan street, so Hushan's facts cannot speak for it.
+    [elsewhere] = new_buildings(publish, BEIGAN_ELSEWHERE, 1)
+    far_home, _ = household(publish, elsewhere, tenant=BEIGAN_ELSEWHERE)
+    victim = registered(publish, BEIGAN_ELSEWHERE, elsewhere, far_home)
+    eventually(lambda: projected_resident(core, victim) == BEIGAN_ELSEWHERE, 10)
+    [here] = new_buildings(publish, HUSHAN, 1)
+    wait_known(call, [here])
+    home, _ = household(publish, here)
+    arrived = str(uuid.uuid4())
+    event_id = publish(
+        cev.ResidentMoved(
+            tenant=ref(HUSHAN),
+            resident=cev.ResidentFacts(resident_id=arrived, household_id=home, building_id=here),
+            from_tenant=ref(BEIGAN_ELSEWHERE),
+            from_resident_id=victim,
+        ),
+        aggregate_id=arrived,
+    )
+    # Refused as a whole, after the consumer's retries: it lands on the dead-letter topic...
+    dead = KafkaConsumer(
+        "shequ.census.v1.dlq",
+        bootstrap_servers=infra.kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=f"dlq-{uuid.uuid4().hex}",
+        consumer_timeout_ms=30_000,
+    )
+    reason = ""
+    for record in dead:
+        headers = {k: v.decode() for k, v in record.headers or []}
+        if headers.get("ce_id") == str(event_id):
+            reason = headers.get("x-error", "")
+            break
+    dead.close()
+    assert "ForeignSourceError" in reason
+    # ...and neither the removal nor the arrival happened.
+    assert projected_resident(core, victim) == BEIGAN_ELSEWHERE
+    assert projected_resident(core, arrived) is None
 
 
 def test_visits_stay_in_their_community_and_grid_workers_see_their_own_grids(

@@ -212,6 +212,7 @@ def move_within_community(
                 from_tenant=tenant_ref(tenant),
                 from_household_id=str(source.id),
                 from_building_id=str(source.building_id),
+                from_resident_id=str(resident.id),
             ),
         ),
     )
@@ -296,6 +297,8 @@ def transfer_within_street(
                 from_tenant=tenant_ref(source),
                 from_household_id=str(source_household.id),
                 from_building_id=str(source_household.building_id),
+                # The closed record: projections of the source community drop it.
+                from_resident_id=str(resident.id),
             ),
         ),
     )
