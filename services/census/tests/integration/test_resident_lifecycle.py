@@ -174,6 +174,7 @@ def test_a_correction_cannot_move_a_resident_to_another_household(call: Call) ->
                 resident_id=resident.id,
                 resident=pb.ResidentInput(household_id=home.id),
                 update_mask=FieldMask(paths=["household_id"]),
+                expected_version=resident.version,
             ),
         )
     )
@@ -264,7 +265,10 @@ def test_a_street_level_transfer_keeps_one_person_across_communities(
         lambda: call(
             "MoveResident",
             pb.MoveResidentRequest(
-                resident_id=resident.id, to_household_id=destination.id, to_tenant_id=XIANGYUAN
+                resident_id=resident.id,
+                to_household_id=destination.id,
+                to_tenant_id=XIANGYUAN,
+                expected_version=resident.version,
             ),
         )
     )
@@ -327,6 +331,7 @@ def test_a_transfer_leaves_the_street_only_by_moving_away(call: Call, mover: str
                 resident_id=resident.id,
                 to_household_id=home.id,
                 to_tenant_id="xiaoshan.beigan.shibei",
+                expected_version=resident.version,
             ),
             user=mover,
             password=MOVER_PASSWORD,
@@ -338,7 +343,10 @@ def test_a_transfer_leaves_the_street_only_by_moving_away(call: Call, mover: str
     assert detail.field_violations[0].field == "to_tenant_id"
 
     away = call(
-        "MoveResident", pb.MoveResidentRequest(resident_id=resident.id, moved_on="2026-11-20")
+        "MoveResident",
+        pb.MoveResidentRequest(
+            resident_id=resident.id, moved_on="2026-11-20", expected_version=resident.version
+        ),
     ).resident
     assert away.moved_out_on == "2026-11-20"
 
@@ -350,12 +358,17 @@ def test_removing_a_record_needs_a_reason_and_keeps_its_history(call: Call) -> N
     resident = register(call, home, "钱多", "19950505", "206")
 
     no_reason = refused(
-        lambda: call("RemoveResident", pb.RemoveResidentRequest(resident_id=resident.id))
+        lambda: call(
+            "RemoveResident",
+            pb.RemoveResidentRequest(resident_id=resident.id, expected_version=resident.version),
+        )
     )
     assert no_reason.code() is grpc.StatusCode.INVALID_ARGUMENT
     call(
         "RemoveResident",
-        pb.RemoveResidentRequest(resident_id=resident.id, reason="重复登记，已核实"),
+        pb.RemoveResidentRequest(
+            resident_id=resident.id, reason="重复登记，已核实", expected_version=resident.version
+        ),
     )
 
     current = call("ListResidents", pb.ListResidentsRequest(name_contains="钱多")).residents
@@ -366,7 +379,10 @@ def test_removing_a_record_needs_a_reason_and_keeps_its_history(call: Call) -> N
     assert [r.id for r in everyone] == [resident.id]
     again = refused(
         lambda: call(
-            "RemoveResident", pb.RemoveResidentRequest(resident_id=resident.id, reason="再删一次")
+            "RemoveResident",
+            pb.RemoveResidentRequest(
+                resident_id=resident.id, reason="再删一次", expected_version=resident.version + 1
+            ),
         )
     )
     assert again.code() is grpc.StatusCode.FAILED_PRECONDITION

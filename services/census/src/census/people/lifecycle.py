@@ -13,6 +13,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from census.corrections import check_version
 from census.people.models import Household, Resident
 from census.people.service import (
     MIN_REASON_LENGTH,
@@ -54,17 +55,6 @@ def _current(resident: Resident) -> None:
             "该居民已迁出，不能再修改",
             f"the resident moved out on {resident.moved_out_on}",
             ErrorKind.CONFLICT,
-        )
-
-
-def _check_version(resident: Resident, expected: int) -> None:
-    if expected and expected != resident.version:
-        raise DomainError(
-            "census.stale_version",
-            "该记录已被他人修改，请刷新后重试",
-            f"the record is at version {resident.version}, not {expected}",
-            ErrorKind.CONFLICT,
-            params={"current_version": str(resident.version)},
         )
 
 
@@ -116,7 +106,7 @@ def update_resident(
         )
     resident = get_resident(session, resident_id)
     _current(resident)
-    _check_version(resident, expected_version)
+    check_version(resident, expected_version)
     merged = dataclasses.replace(
         _draft_of(resident, protection), **{path: getattr(changes, path) for path in paths}
     )
@@ -183,7 +173,7 @@ def move_within_community(
     """The same stay continues in another household of this community."""
     resident = get_resident(session, resident_id)
     _current(resident)
-    _check_version(resident, expected_version)
+    check_version(resident, expected_version)
     target = get_household(session, to_household_id, "to_household_id")
     if target.id == resident.household_id:
         raise invalid_input(
@@ -247,7 +237,7 @@ def transfer_within_street(
             FieldViolation("resident_id", "not in this community"),
         )
     _current(resident)
-    _check_version(resident, expected_version)
+    check_version(resident, expected_version)
     target_household = get_household(session, to_household_id, "to_household_id")
     if target_household.tenant_id != target.value:
         raise invalid_input(
@@ -328,7 +318,7 @@ def close_stay(
         )
     resident = get_resident(session, resident_id)
     _current(resident)
-    _check_version(resident, expected_version)
+    check_version(resident, expected_version)
     source = _leave_household(session, resident)
     resident.moved_out_on = _moved_on(moved_on, resident, today)
     resident.left_reason = reason.strip()[:500] or "迁出"
