@@ -1,7 +1,6 @@
 """A gateway wired to the real local infrastructure, migrated and seeded once per session."""
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 
 import pytest
@@ -61,44 +60,44 @@ def token_of(infra: LocalInfrastructure) -> Callable[..., str]:
 CENSUS_TODAY = date(2026, 11, 23)  # the census servers' calendar: ages and dates are stable
 
 
-@pytest.fixture(scope="session")
-def start_census(infra: LocalInfrastructure) -> Callable[[str], AbstractContextManager[CensusCore]]:
-    """Start a real census gRPC server on a database of its own (one per test module, so the
-    modules' data never meet), its calendar fixed at CENSUS_TODAY."""
-
-    @contextmanager
-    def start(database: str) -> Iterator[CensusCore]:
-        infra.postgres.create_database(database)
-        settings = CensusSettings(
-            database_url=infra.postgres.dsn(database),
-            keycloak_issuer=infra.keycloak.issuer,
-            grpc_port=free_port(),
-            kafka_bootstrap_servers=infra.kafka.bootstrap_servers,
-        )
-        upgrade(CENSUS_MIGRATIONS, settings.database_url)
-        with prepare_census(settings, today=lambda: CENSUS_TODAY) as census:
-            server = build_server(census)
-            server.start()
-            try:
-                yield census
-            finally:
-                server.stop(grace=None)
-
-    return start
-
-
-@pytest.fixture(scope="session")
-def gateway_for(
-    gateway_settings: GatewaySettings,
-) -> Callable[[CensusCore], AbstractContextManager[GatewayCore]]:
-    """A gateway whose census calls go to the given census server."""
-
-    @contextmanager
-    def wired(census: CensusCore) -> Iterator[GatewayCore]:
-        settings = gateway_settings.model_copy(
-            update={"census_target": f"127.0.0.1:{census.settings.grpc_port}"}
-        )
-        with prepare_core(settings) as core:
+@pytest.fixture(scope="module")
+def census(request: pytest.FixtureRequest, infra: LocalInfrastructure) -> Iterator[CensusCore]:
+    """A real census gRPC server on the database the test module names in CENSUS_DATABASE (one
+    per module, so the modules' data never meet), its calendar fixed at CENSUS_TODAY."""
+    database: str = request.module.CENSUS_DATABASE
+    infra.postgres.create_database(database)
+    settings = CensusSettings(
+        database_url=infra.postgres.dsn(database),
+        keycloak_issuer=infra.keycloak.issuer,
+        grpc_port=free_port(),
+        kafka_bootstrap_servers=infra.kafka.bootstrap_servers,
+    )
+    upgrade(CENSUS_MIGRATIONS, settings.database_url)
+    with prepare_census(settings, today=lambda: CENSUS_TODAY) as core:
+        server = build_server(core)
+        server.start()
+        try:
             yield core
+        finally:
+            server.stop(grace=None)
 
-    return wired
+
+@pytest.fixture(scope="module")
+def gateway(gateway_settings: GatewaySettings, census: CensusCore) -> Iterator[GatewayCore]:
+    """A gateway whose census calls go to the module's census server."""
+    settings = gateway_settings.model_copy(
+        update={"census_target": f"127.0.0.1:{census.settings.grpc_port}"}
+    )
+    with prepare_core(settings) as core:
+        yield core
+
+
+@pytest.fixture(scope="module")
+def api(gateway: GatewayCore) -> TestClient:
+    return TestClient(create_app(gateway), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def staff(token_of: Callable[..., str]) -> dict[str, str]:
+    """Hushan's community staff, as request headers."""
+    return {"Authorization": f"Bearer {token_of('hushan-staff')}"}

@@ -5,8 +5,7 @@ refusal a problem naming its field, and nothing of another community within reac
 The census runs in this process with a database of its own (``gateway_census_places``).
 """
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -15,9 +14,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from census.app import CensusCore
 from census.identity.codes import credit_check_character, id_check_character
-from gateway.app import GatewayCore, create_app
 
 Login = Callable[..., str]
 TODAY = date(2026, 11, 23)
@@ -33,8 +30,7 @@ NEW_ROUTES = [
     ("patch", "/enterprises/{id}"),
     ("delete", "/enterprises/{id}"),
 ]
-StartCensus = Callable[[str], AbstractContextManager[CensusCore]]
-GatewayFor = Callable[[CensusCore], AbstractContextManager[GatewayCore]]
+CENSUS_DATABASE = "gateway_census_places"  # this module's census server (conftest)
 
 
 def auth(token: str) -> dict[str, str]:
@@ -72,23 +68,6 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
 
 def fields_of(problem: dict[str, Any]) -> set[str]:
     return {e["field"] for e in problem.get("errors", [])}
-
-
-@pytest.fixture(scope="module")
-def census(start_census: StartCensus) -> Iterator[CensusCore]:
-    with start_census("gateway_census_places") as core:
-        yield core
-
-
-@pytest.fixture(scope="module")
-def api(gateway_for: GatewayFor, census: CensusCore) -> Iterator[TestClient]:
-    with gateway_for(census) as core:
-        yield TestClient(create_app(core), raise_server_exceptions=False)
-
-
-@pytest.fixture(scope="module")
-def staff(token_of: Login) -> dict[str, str]:
-    return auth(token_of("hushan-staff"))
 
 
 @dataclass(frozen=True)

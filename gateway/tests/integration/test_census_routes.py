@@ -81,35 +81,12 @@ CENSUS_ROUTES = [
     ("post", "/organizations"),
     ("get", "/stats/census"),
 ]
-StartCensus = Callable[[str], AbstractContextManager[CensusCore]]
-GatewayFor = Callable[[CensusCore], AbstractContextManager[GatewayCore]]
+CENSUS_DATABASE = "gateway_census"  # this module's census server (conftest)
 
 
 def id_number(birth: str, sequence: str = "123", area: str = "330109") -> str:
     first17 = f"{area}{birth}{sequence}"
     return first17 + id_check_character(first17)
-
-
-@pytest.fixture(scope="module")
-def census(start_census: StartCensus) -> Iterator[CensusCore]:
-    with start_census("gateway_census") as core:
-        yield core
-
-
-@pytest.fixture(scope="module")
-def gateway(gateway_for: GatewayFor, census: CensusCore) -> Iterator[GatewayCore]:
-    with gateway_for(census) as core:
-        yield core
-
-
-@pytest.fixture(scope="module")
-def api(gateway: GatewayCore) -> TestClient:
-    return TestClient(create_app(gateway), raise_server_exceptions=False)
-
-
-@pytest.fixture(scope="module")
-def staff(token_of: Login) -> dict[str, str]:
-    return auth(token_of("hushan-staff"))
 
 
 def created(response: httpx.Response) -> dict[str, Any]:

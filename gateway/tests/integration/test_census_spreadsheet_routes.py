@@ -8,8 +8,7 @@ The census runs in this process with a database of its own (``gateway_census_fil
 import csv
 import io
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import unquote
@@ -24,7 +23,6 @@ from census.app import CensusCore
 from census.identity.codes import id_check_character
 from census.imports.template import COLUMNS, DATA_SHEET_TITLE
 from census.people.models import PiiReveal
-from gateway.app import GatewayCore, create_app
 from shequ_kit.db import system_scope
 
 Login = Callable[..., str]
@@ -34,8 +32,7 @@ XIANGYUAN = "xiaoshan.shushan.xiangyuan"
 TEMPLATE_HEADER = [column.header_zh for column in COLUMNS]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REASON = "年度人口底数核对，报街道"
-StartCensus = Callable[[str], AbstractContextManager[CensusCore]]
-GatewayFor = Callable[[CensusCore], AbstractContextManager[GatewayCore]]
+CENSUS_DATABASE = "gateway_census_files"  # this module's census server (conftest)
 
 
 def auth(token: str) -> dict[str, str]:
@@ -71,28 +68,6 @@ def file_name_of(response: httpx.Response) -> str:
     assert disposition.startswith('attachment; filename="census.')
     encoded = disposition.split("filename*=UTF-8''", 1)[1]
     return unquote(encoded)
-
-
-@pytest.fixture(scope="module")
-def census(start_census: StartCensus) -> Iterator[CensusCore]:
-    with start_census("gateway_census_files") as core:
-        yield core
-
-
-@pytest.fixture(scope="module")
-def gateway(gateway_for: GatewayFor, census: CensusCore) -> Iterator[GatewayCore]:
-    with gateway_for(census) as core:
-        yield core
-
-
-@pytest.fixture(scope="module")
-def api(gateway: GatewayCore) -> TestClient:
-    return TestClient(create_app(gateway), raise_server_exceptions=False)
-
-
-@pytest.fixture(scope="module")
-def staff(token_of: Login) -> dict[str, str]:
-    return auth(token_of("hushan-staff"))
 
 
 def two_residents(complex_name: str, first_sequence: int) -> list[list[str]]:
