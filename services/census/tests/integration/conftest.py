@@ -1,8 +1,7 @@
 """A census gRPC server on the real infrastructure, and a way to call it as a demo user."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
-from typing import Any
 
 import grpc
 import pytest
@@ -12,12 +11,12 @@ from census.app import CensusCore, build_server, prepare_core
 from census.config import CensusSettings
 from shequ.census.v1 import census_pb2_grpc
 from shequ_infra import LocalInfrastructure
+from shequ_infra.grpc_calls import Call, demo_caller
 from shequ_infra.processes import free_port
 from shequ_kit.migrations import upgrade
 
 TODAY = date(2026, 11, 23)
 HUSHAN = "xiaoshan.shushan.hushan"
-Call = Callable[..., Any]
 
 
 @pytest.fixture(scope="session")
@@ -44,20 +43,4 @@ def stub(core: CensusCore) -> Iterator[census_pb2_grpc.CensusServiceStub]:
 
 @pytest.fixture(scope="session")
 def call(stub: census_pb2_grpc.CensusServiceStub, infra: LocalInfrastructure) -> Call:
-    tokens: dict[str, str] = {}
-
-    def invoke(
-        method: str,
-        request: Any,
-        *,
-        user: str = "hushan-staff",
-        tenant: str = HUSHAN,
-        password: str = "shequ-demo",
-    ) -> Any:
-        """Call as ``user`` (a demo user unless another password is given) on ``tenant``."""
-        if user not in tokens:
-            tokens[user] = infra.keycloak.password_grant(user, password)["access_token"]
-        metadata = (("authorization", f"Bearer {tokens[user]}"), ("x-tenant-id", tenant))
-        return getattr(stub, method)(request, metadata=metadata, timeout=10)
-
-    return invoke
+    return demo_caller(stub, infra, default_tenant=HUSHAN)

@@ -5,7 +5,6 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import grpc
 import pytest
@@ -17,6 +16,7 @@ from grid.app import GridCore, build_server, census_consumer, prepare_core
 from grid.config import GridSettings
 from shequ.grid.v1 import grid_pb2_grpc
 from shequ_infra import LocalInfrastructure
+from shequ_infra.grpc_calls import Call, demo_caller
 from shequ_infra.platform import create_platform_topics
 from shequ_infra.processes import free_port
 from shequ_kit.cloudevents import event_headers, record_key
@@ -25,7 +25,6 @@ from shequ_kit.tenancy import TenantId
 
 HUSHAN = "xiaoshan.shushan.hushan"
 XIANGYUAN = "xiaoshan.shushan.xiangyuan"
-Call = Callable[..., Any]
 Publish = Callable[..., uuid.UUID]
 
 
@@ -62,24 +61,7 @@ def stub(core: GridCore) -> Iterator[grid_pb2_grpc.GridServiceStub]:
 
 @pytest.fixture(scope="session")
 def call(stub: grid_pb2_grpc.GridServiceStub, infra: LocalInfrastructure) -> Call:
-    tokens: dict[str, str] = {}
-
-    def invoke(
-        method: str,
-        request: Any,
-        *,
-        user: str = "hushan-staff",
-        tenant: str = HUSHAN,
-        token: str | None = None,
-    ) -> Any:
-        if token is None:
-            if user not in tokens:
-                tokens[user] = infra.keycloak.password_grant(user, "shequ-demo")["access_token"]
-            token = tokens[user]
-        metadata = (("authorization", f"Bearer {token}"), ("x-tenant-id", tenant))
-        return getattr(stub, method)(request, metadata=metadata, timeout=10)
-
-    return invoke
+    return demo_caller(stub, infra, default_tenant=HUSHAN)
 
 
 @pytest.fixture(scope="session")

@@ -20,9 +20,10 @@ from shequ.common.v1 import paging_pb2, tenant_pb2
 from shequ.grid.v1 import grid_pb2 as pb
 from shequ_infra import LocalInfrastructure
 from shequ_infra.forged_tokens import claims_of, unsigned, with_tampered_claims
+from shequ_infra.grpc_calls import Call
 from shequ_kit.grpc_client import error_detail
 
-from .conftest import HUSHAN, XIANGYUAN, Call, Publish
+from .conftest import HUSHAN, XIANGYUAN, Publish
 
 SHIBEI = "xiaoshan.beigan.shibei"
 BEIGAN_ELSEWHERE = "xiaoshan.beigan.elsewhere"
