@@ -21,6 +21,7 @@ from gateway.grid import views as grid
 from gateway.members import views as members
 from gateway.problems import install_problem_handlers
 from gateway.tenants import views as tenants
+from shequ.cases.v1 import cases_pb2_grpc
 from shequ.census.v1 import census_pb2_grpc
 from shequ.grid.v1 import grid_pb2_grpc
 from shequ_kit.context import call_context, new_request_id
@@ -40,6 +41,7 @@ class GatewayCore:
     directory: KeycloakDirectory
     census: census_pb2_grpc.CensusServiceStub
     grid: grid_pb2_grpc.GridServiceStub
+    cases: cases_pb2_grpc.CasesServiceStub
 
 
 @contextmanager
@@ -48,6 +50,7 @@ def prepare_core(settings: GatewaySettings) -> Iterator[GatewayCore]:
     the HTTP client and the gRPC channels connect on first use."""
     census_channel = make_channel(settings.census_target, default_timeout_s=settings.grpc_timeout_s)
     grid_channel = make_channel(settings.grid_target, default_timeout_s=settings.grpc_timeout_s)
+    cases_channel = make_channel(settings.cases_target, default_timeout_s=settings.grpc_timeout_s)
     engine = make_engine(settings.database_url)
     http = httpx.Client(timeout=settings.outbound_timeout_s)
     try:
@@ -67,10 +70,12 @@ def prepare_core(settings: GatewaySettings) -> Iterator[GatewayCore]:
             ),
             census=census_pb2_grpc.CensusServiceStub(census_channel),
             grid=grid_pb2_grpc.GridServiceStub(grid_channel),
+            cases=cases_pb2_grpc.CasesServiceStub(cases_channel),
         )
     finally:
         census_channel.close()
         grid_channel.close()
+        cases_channel.close()
         http.close()
         engine.dispose()
 

@@ -155,6 +155,8 @@ TRANSITIONS: Mapping[tuple[State, Action], Rule] = {
         S.DISPATCHED,
         reassign=(S.DISPATCHED, MANAGERS),
         start=(S.IN_PROGRESS, HANDLERS),
+        # A small matter is often fixed on the first visit: no separate "start" needed.
+        resolve=(S.RESOLVED, HANDLERS),
         suspend=(S.SUSPENDED, HANDLERS),
         request_extension=(S.DISPATCHED, frozenset({Capacity.ASSIGNEE})),
         extend_deadline=(S.DISPATCHED, MANAGERS),

@@ -45,6 +45,7 @@ SPEC: dict[State, set[str]] = {
     State.DISPATCHED: {
         "reassign",
         "start",
+        "resolve",
         "suspend",
         "request_extension",
         "extend_deadline",
@@ -386,6 +387,7 @@ def test_the_buttons_a_client_shows_follow_the_table_and_the_actor() -> None:
     assert actions_for(dispatched, LEADER) == (
         Action.START,
         Action.SUSPEND,
+        Action.RESOLVE,
         Action.REQUEST_EXTENSION,
         Action.ESCALATE,
     )
