@@ -205,13 +205,21 @@ def _route(
     desk: Desk, session: Session, row: CaseRow, tenant: TenantId, now: datetime
 ) -> list[TimelineRow]:
     """The router accepts (立案) and dispatches (派遣) a located case."""
-    covers, why = None, "no_building"
-    if row.building_id is not None:
-        try:
-            covers = desk.grid.who_covers(tenant, str(row.building_id))
-            why = "covered" if covers is not None else "not_covered"
-        except DomainError:
-            why = "grid_unavailable"  # the case still lands in the community queue
+    covers, why = None, "not_covered"
+    try:
+        covers = desk.grid.who_covers(
+            tenant,
+            building_id=_text(row.building_id),
+            dwelling_id=_text(row.dwelling_id),
+            complex_id=_text(row.complex_id),
+        )
+    except DomainError:
+        why = "grid_unavailable"  # the case still lands in the community queue
+    if covers is not None:
+        why = "covered"
+        if row.building_id is None and covers.building_id:
+            # A dwelling or complex resolved to the building that answers for it.
+            row.building_id = uuid.UUID(covers.building_id)
     assignment = assignment_at(covers, Level(row.level))
     calendar = desk.reference.calendar(session, tenant)
     accepted = step(
@@ -237,6 +245,10 @@ def _route(
         data={"routing": why},
     )
     return [accepted, dispatched]
+
+
+def _text(value: uuid.UUID | None) -> str:
+    return str(value) if value is not None else ""
 
 
 def _reported_with(session: Session, principal: Principal, key: str) -> Recorded | None:
@@ -444,7 +456,7 @@ def next_rung(desk: Desk, row: CaseRow, tenant: TenantId) -> Assignment | None:
     covers = None
     if level is Level.GRID and row.building_id is not None:
         try:
-            covers = desk.grid.who_covers(tenant, str(row.building_id))
+            covers = desk.grid.who_covers(tenant, building_id=str(row.building_id))
         except DomainError:
             covers = None
     found = assignment_at(covers, level)

@@ -108,13 +108,21 @@ class GridClient:
             request, metadata=self._credentials.metadata(tenant.value), timeout=self._timeout_s
         )
 
-    def who_covers(self, tenant: TenantId, building_id: str) -> gpb.WhoCoversResponse | None:
-        """None when grid does not know the building (yet): the case still lands somewhere,
-        in the community queue, and loses nothing."""
+    def who_covers(
+        self,
+        tenant: TenantId,
+        *,
+        building_id: str = "",
+        dwelling_id: str = "",
+        complex_id: str = "",
+    ) -> gpb.WhoCoversResponse | None:
+        """Who covers the place (a building, else a dwelling, else a complex). None when grid
+        does not know it (yet): the case still lands in the community queue, losing nothing."""
+        request = gpb.WhoCoversRequest(
+            building_id=building_id, dwelling_id=dwelling_id, complex_id=complex_id
+        )
         try:
-            response: gpb.WhoCoversResponse = self._call(
-                "WhoCovers", gpb.WhoCoversRequest(building_id=building_id), tenant
-            )
+            response: gpb.WhoCoversResponse = self._call("WhoCovers", request, tenant)
         except grpc.RpcError as error:
             if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 return None

@@ -9,12 +9,21 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import select
+from sqlalchemy import String, cast, func, select
 
 from grid import access, layout, members, plans, visits
 from grid.census_sync import rebuild_tenant
 from grid.common import parse_uuid
-from grid.models import CensusBuilding, Community, Coverage, Grid, Member, MicroGrid, Visit
+from grid.models import (
+    CensusBuilding,
+    CensusDwelling,
+    Community,
+    Coverage,
+    Grid,
+    Member,
+    MicroGrid,
+    Visit,
+)
 from grid.workload import Figures, coverage_map, per_building
 from shequ.grid.v1 import grid_pb2 as pb
 from shequ.grid.v1 import grid_pb2_grpc
@@ -466,6 +475,40 @@ class GridServicer(grid_pb2_grpc.GridServiceServicer):
 
     # ---- coverage query ----
 
+    def _building_of(self, request: pb.WhoCoversRequest, tenant: TenantId) -> uuid.UUID:
+        """The building a request names directly, through a dwelling, or for a complex the one
+        of its buildings in the micro-grid covering most of them."""
+        if request.building_id or not (request.dwelling_id or request.complex_id):
+            return parse_uuid(request.building_id, "building_id")
+        found: object
+        with self.core.sessions() as session:
+            if request.dwelling_id:
+                dwelling = parse_uuid(request.dwelling_id, "dwelling_id")
+                found = session.scalar(
+                    select(CensusDwelling.building_id).where(CensusDwelling.dwelling_id == dwelling)
+                )
+                what = f"dwelling {dwelling}"
+            else:
+                complex_id = parse_uuid(request.complex_id, "complex_id")
+                found = session.scalar(
+                    select(func.min(cast(Coverage.building_id, String)))
+                    .join(CensusBuilding, CensusBuilding.building_id == Coverage.building_id)
+                    .where(CensusBuilding.complex_id == complex_id)
+                    .group_by(Coverage.micro_grid_id)
+                    .order_by(func.count().desc(), Coverage.micro_grid_id)
+                    .limit(1)
+                )
+                if found is None:  # no building of it covered: any of its buildings
+                    found = session.scalar(
+                        select(CensusBuilding.building_id)
+                        .where(CensusBuilding.complex_id == complex_id)
+                        .limit(1)
+                    )
+                what = f"complex {complex_id}"
+        if found is None:
+            raise not_found("grid.place_not_found", "本社区没有该地点", f"no {what} in {tenant}")
+        return uuid.UUID(str(found))
+
     def WhoCovers(self, request: pb.WhoCoversRequest, context: Any) -> pb.WhoCoversResponse:
         """谁负责这幢楼：微网格长 → 网格员 → 网格长 → 社区。Who covers a building.
 
@@ -473,7 +516,7 @@ class GridServicer(grid_pb2_grpc.GridServiceServicer):
         community code and the escalation members together), no ORM objects.
         """
         _, tenant = access.for_reading()
-        building_id = parse_uuid(request.building_id, "building_id")
+        building_id = self._building_of(request, tenant)
         # Keyed by the caller's tenant too: a street's answer is not a community's.
         key = (tenant.value, building_id)
         cache = self.core.coverage_cache

@@ -644,3 +644,40 @@ def test_proposal_is_applied_in_one_step_with_events_and_a_stale_one_is_refused(
     part = next(p for p in street.parts if p.scope_id == SHIBEI)
     assert part.scope == pb.WORKLOAD_SCOPE_COMMUNITY
     assert part.households >= len(buildings)
+
+
+def test_who_covers_a_dwelling_or_a_complex(call: Call, publish: Publish) -> None:
+    """Cases are located by building, dwelling or complex; grid answers for each."""
+    buildings = new_buildings(publish, HUSHAN, 3)
+    dwelling, household = str(uuid.uuid4()), str(uuid.uuid4())
+    publish(
+        cev.HouseholdCreated(
+            tenant=tenant_pb2.TenantRef(tenant_id=HUSHAN),
+            household=cev.HouseholdFacts(
+                household_id=household, dwelling_id=dwelling, building_id=buildings[2]
+            ),
+        ),
+        aggregate_id=household,
+    )
+    wait_known(call, buildings)
+    _, first, second = layout(call, buildings)  # buildings 0 and 1 in the first micro-grid
+    call(
+        "AssignBuildings",
+        pb.AssignBuildingsRequest(micro_grid_id=second.id, building_ids=[buildings[2]]),
+    )
+    complex_id = (
+        call("ListCoverage", pb.ListCoverageRequest(micro_grid_id=first.id)).coverage[0].complex_id
+    )
+
+    by_dwelling = call("WhoCovers", pb.WhoCoversRequest(dwelling_id=dwelling))
+    assert (by_dwelling.building_id, by_dwelling.micro_grid.id) == (buildings[2], second.id)
+    by_complex = call("WhoCovers", pb.WhoCoversRequest(complex_id=complex_id))
+    assert by_complex.micro_grid.id == first.id  # it covers two of the complex's three
+    assert by_complex.building_id in buildings[:2]
+    for request in (
+        pb.WhoCoversRequest(dwelling_id=str(uuid.uuid4())),
+        pb.WhoCoversRequest(complex_id=str(uuid.uuid4())),
+    ):
+        with pytest.raises(grpc.RpcError) as unknown:
+            call("WhoCovers", request)
+        assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
