@@ -13,12 +13,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import me, ops
+from gateway.cases import views as cases
 from gateway.census import spreadsheets as census_spreadsheets
 from gateway.census import views as census
 from gateway.config import GatewaySettings
 from gateway.directory import KeycloakDirectory
 from gateway.grid import views as grid
 from gateway.members import views as members
+from gateway.open311 import views as open311
 from gateway.problems import install_problem_handlers
 from gateway.tenants import views as tenants
 from shequ.cases.v1 import cases_pb2_grpc
@@ -105,6 +107,8 @@ def create_app(core: GatewayCore) -> FastAPI:
     # The census spreadsheets come before the census routes: GET residents/export would
     # otherwise be taken for GET residents/{resident_id}.
     routers = (ops.router, me.router, tenants.router, members.router)
-    for router in (*routers, census_spreadsheets.router, census.router, grid.router):
+    services = (census_spreadsheets.router, census.router, grid.router, cases.router)
+    # GeoReport v2 (/open311/v2/{tenant}/…) answers its errors in the GeoReport shape.
+    for router in (*routers, *services, open311.router):
         app.include_router(router)
     return app

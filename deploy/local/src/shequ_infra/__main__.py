@@ -30,6 +30,9 @@ def banner(infra: LocalInfrastructure, platform: RunningPlatform) -> str:
         f"  Census gRPC:   {platform.census_target}",
         f"  Grid gRPC:     {platform.grid_target}   (grids, micro-grids, coverage, visits; "
         f"demo layouts as {infra.workdir / 'logs' / 'grid-seed.log'} reports)",
+        f"  Cases gRPC:    {platform.cases_target}   (report → dispatch → handle → close → rate; "
+        "escalation scheduler running)",
+        f"  Open311:       {gw}/open311/v2/xiaoshan.beigan.shibei/discovery.json",
         f"  Logs:          {infra.workdir / 'logs'}",
         "",
     ]

@@ -57,6 +57,7 @@ class RunningPlatform:
     gateway_url: str
     census_target: str
     grid_target: str
+    cases_target: str
     processes: list[ManagedProcess] = field(default_factory=list)
 
 
@@ -98,7 +99,12 @@ def create_platform_topics(bootstrap_servers: str) -> None:
 
 
 def platform_packages(
-    infra: LocalInfrastructure, *, gateway_port: int, census_port: int, grid_port: int
+    infra: LocalInfrastructure,
+    *,
+    gateway_port: int,
+    census_port: int,
+    grid_port: int,
+    cases_port: int,
 ) -> list[PlatformPackage]:
     """Services first (the gateway's readiness does not depend on them, its routes do); the
     grid after the census, whose seeded buildings and households its seed lays out."""
@@ -132,6 +138,21 @@ def platform_packages(
         },
         is_ready=_listens(grid_port),
     )
+    cases = PlatformPackage(
+        package="cases",
+        # consume seeds each onboarded tenant's catalogue; scheduler escalates overdue cases.
+        run_modes=("serve", "relay", "consume", "scheduler"),
+        environment={
+            "CASES_ENVIRONMENT": "development",
+            "CASES_DATABASE_URL": infra.postgres.dsn("cases"),
+            "CASES_GRPC_HOST": "127.0.0.1",
+            "CASES_GRPC_PORT": str(cases_port),
+            "CASES_KAFKA_BOOTSTRAP_SERVERS": kafka,
+            "CASES_KEYCLOAK_ISSUER": kc.issuer,
+            "CASES_GRID_TARGET": f"127.0.0.1:{grid_port}",
+        },
+        is_ready=_listens(cases_port),
+    )
     gateway = PlatformPackage(
         package="gateway",
         setup_modes=("migrate", "seed"),
@@ -144,26 +165,32 @@ def platform_packages(
             "GATEWAY_KEYCLOAK_URL": kc.url,
             "GATEWAY_CENSUS_TARGET": f"127.0.0.1:{census_port}",
             "GATEWAY_GRID_TARGET": f"127.0.0.1:{grid_port}",
+            "GATEWAY_CASES_TARGET": f"127.0.0.1:{cases_port}",
         },
         is_ready=lambda: _answers(f"http://127.0.0.1:{gateway_port}/readyz"),
     )
-    return [census, grid, gateway]
+    return [census, grid, cases, gateway]
 
 
 @contextmanager
 def running_platform(infra: LocalInfrastructure) -> Iterator[RunningPlatform]:
     """Migrate and seed each package, then run its processes until the block ends."""
     gateway_port = GATEWAY_PORT if _port_is_free(GATEWAY_PORT) else free_port()
-    census_port, grid_port = free_port(), free_port()
+    census_port, grid_port, cases_port = free_port(), free_port(), free_port()
     logs = infra.workdir / "logs"
     create_platform_topics(infra.kafka.bootstrap_servers)
     platform = RunningPlatform(
         gateway_url=f"http://127.0.0.1:{gateway_port}",
         census_target=f"127.0.0.1:{census_port}",
         grid_target=f"127.0.0.1:{grid_port}",
+        cases_target=f"127.0.0.1:{cases_port}",
     )
     packages = platform_packages(
-        infra, gateway_port=gateway_port, census_port=census_port, grid_port=grid_port
+        infra,
+        gateway_port=gateway_port,
+        census_port=census_port,
+        grid_port=grid_port,
+        cases_port=cases_port,
     )
     try:
         for package in packages:
