@@ -107,7 +107,8 @@ def platform_packages(
     cases_port: int,
 ) -> list[PlatformPackage]:
     """Services first (the gateway's readiness does not depend on them, its routes do); the
-    grid after the census, whose seeded buildings and households its seed lays out."""
+    grid after the census, whose seeded buildings and households its seed lays out; the cases
+    after the grid, which routes each located case through grid's WhoCovers."""
     kafka, kc = infra.kafka.bootstrap_servers, infra.keycloak
     census = PlatformPackage(
         package="census",
@@ -125,7 +126,8 @@ def platform_packages(
     grid = PlatformPackage(
         package="grid",
         setup_modes=("migrate", "seed"),
-        # consume keeps the grid's projection of the census current (workload, coverage).
+        # consume keeps the grid's projections of the census and of the cases current
+        # (workload with open cases per building, coverage).
         run_modes=("serve", "relay", "consume"),
         environment={
             "GRID_ENVIRONMENT": "development",

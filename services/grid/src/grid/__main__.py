@@ -3,7 +3,8 @@
 python -m grid migrate              bring the grid database to the latest schema
 python -m grid serve                the gRPC API (GridService)
 python -m grid relay                publish the outbox (grid created, coverage changed …) to Kafka
-python -m grid consume              keep the census projection current from shequ.census.v1
+python -m grid consume              keep the census and cases projections current (shequ.census.v1,
+                                    shequ.cases.v1)
 python -m grid seed                 lay out the demo communities' grids with members (idempotent)
 python -m grid rebuild-projection   rebuild every demo community's projection by asking census
 """

@@ -12,13 +12,16 @@ import grpc
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from grid.case_projection import PREFIX as CASES_PREFIX
+from grid.case_projection import CaseHandler
 from grid.census_sync import CensusClient, rebuild_tenant
 from grid.config import GridSettings
 from grid.grpc_api import SERVICE_NAME, GridServicer
 from grid.projection import CensusHandler
 from shequ.grid.v1 import grid_pb2_grpc
 from shequ_kit.cache import NotifiedCache
-from shequ_kit.consumer import EventConsumer
+from shequ_kit.cloudevents import ReceivedEvent
+from shequ_kit.consumer import EventConsumer, EventHandler
 from shequ_kit.db import make_engine, tenant_sessionmaker
 from shequ_kit.grpc_server import build_grpc_server
 from shequ_kit.service_tokens import ServiceCredentials
@@ -98,11 +101,25 @@ def build_server(core: GridCore) -> grpc.Server:
     )
 
 
+def projection_handler(census: CensusHandler, cases: CaseHandler) -> EventHandler:
+    """One handler for both topics, chosen by the event type (``shequ.cases.v1.…``)."""
+
+    def handle(session: Session, event: ReceivedEvent) -> None:
+        if event.type.startswith(CASES_PREFIX):
+            cases(session, event)
+        else:
+            census(session, event)
+
+    return handle
+
+
 def census_consumer(core: GridCore) -> EventConsumer:
+    """The projections' consumer: census facts (buildings, households, residents …) and case
+    facts (open cases per building), in one consumer group."""
     return EventConsumer(
         group=core.settings.consumer_group,
-        topics=[core.settings.census_topic],
-        handler=CensusHandler(resync=core.resync),
+        topics=[core.settings.census_topic, core.settings.cases_topic],
+        handler=projection_handler(CensusHandler(resync=core.resync), CaseHandler()),
         sessions=core.sessions,
         bootstrap_servers=core.settings.kafka_bootstrap_servers,
     )

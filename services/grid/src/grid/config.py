@@ -17,6 +17,8 @@ class GridSettings(ShequSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     events_topic: str = "shequ.grid.v1"
     census_topic: str = "shequ.census.v1"
+    # Case facts keep the workload's open cases per building current.
+    cases_topic: str = "shequ.cases.v1"
     consumer_group: str = "grid"
     # Census is asked (as this service's account) only to rebuild the projection.
     census_target: str = "127.0.0.1:50051"

@@ -1,5 +1,5 @@
 """The grid database: layout (grids, micro-grids, coverage), members, visits, proposals, the
-census projection, and the outbox and processed-events tables of the kit."""
+census and cases projections, and the outbox and processed-events tables of the kit."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -195,12 +197,28 @@ class CensusEnterprise(TenantOwned, Base):
     building_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
 
 
-class OpenCase(TenantOwned, Base):
-    """Open cases per building: fed by the cases service's events once they exist (the
-    workload's open-cases column reads it today and shows 0)."""
+# ---- the cases projection: where each case is and whether it is open ----
 
-    __tablename__ = "open_case"
+
+class CaseProjection(TenantOwned, Base):
+    """What the cases service's events last said about each case of the community: the building
+    it is at (none when reported without a place) and whether it still needs handling. The
+    workload's open-cases column counts the open ones per building. One row per case, replaced
+    only by a newer version of the case, so redelivered or late events change nothing."""
+
+    __tablename__ = "case_projection"
+    __table_args__ = (
+        Index(
+            "ix_case_projection_open_building",
+            "tenant_id",
+            "building_id",
+            postgresql_where=text("open"),
+        ),
+    )
 
     tenant_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    case_id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    building_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    building_id: Mapped[uuid.UUID | None] = mapped_column()
+    open: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = _now()

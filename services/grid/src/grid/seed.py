@@ -1,8 +1,10 @@
 """Demo layouts for `make run`: every demo community with census data gets grids and
 micro-grids planned from its census projection (Shibei as DOMAIN.md says: 13 grids, 45
 micro-grids; the others in proportion to their households), and demo members: a grid leader and
-a grid worker per grid, a leader per micro-grid. The demo user ``hushan-grid`` is Hushan's first
-grid worker. Idempotent: a community that has grids is left alone.
+a grid worker per grid, a leader per micro-grid. Two of them can log in: the demo user
+``hushan-grid`` is Hushan's first grid worker, and ``shibei-grid`` leads Shibei's micro-grid 1 of
+grid 1, so a case reported at one of its buildings is dispatched to someone who can act on it.
+Idempotent: a community that has grids is left alone.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ DEMO_LAYOUTS: Final[dict[str, tuple[int, int]]] = {
     "xiaoshan.shushan.guangning": (3, 9),
     "xiaoshan.shushan.shanshuiyuan": (3, 9),
 }
-# The Keycloak subject of the demo grid worker (fixed in deploy/local/realm-shequ.json).
+# The Keycloak subjects of the demo grid accounts (fixed in deploy/local/realm-shequ.json).
 HUSHAN_GRID_SUBJECT: Final = "5e0c1a2b-9f3d-4c6e-8a71-2b4d6f8e0a13"
 HUSHAN_GRID_ACCOUNT: Final = ("xiaoshan.shushan.hushan", HUSHAN_GRID_SUBJECT, "hushan-grid")
+SHIBEI_GRID_SUBJECT: Final = "7a3f2c1d-4b5e-4f60-9a81-3c5d7e9f1b24"
+SHIBEI_GRID_ACCOUNT: Final = ("xiaoshan.beigan.shibei", SHIBEI_GRID_SUBJECT, "shibei-grid")
 SEEDED_BY: Final = "synthetic-demo"
 SURNAMES: Final = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹"
 GIVEN: Final = ("建国", "秀英", "志强", "丽华", "海燕", "伟民", "桂芳", "文斌", "春梅", "国平")
@@ -100,6 +104,9 @@ def _demo_members(session: Session, tenant: TenantId, grids: list[Grid]) -> None
         for micro in session.scalars(
             select(MicroGrid).where(MicroGrid.grid_id == grid.id).order_by(MicroGrid.number)
         ):
+            leads = (
+                grid.number == 1 and micro.number == 1 and tenant.value == SHIBEI_GRID_ACCOUNT[0]
+            )
             add_member(
                 session,
                 tenant,
@@ -109,6 +116,8 @@ def _demo_members(session: Session, tenant: TenantId, grids: list[Grid]) -> None
                     role=pb.MEMBER_ROLE_MICRO_GRID_LEADER,
                     name=demo_name(person),
                     phone=f"1390000{person:04d}",
+                    account_subject=SHIBEI_GRID_ACCOUNT[1] if leads else "",
+                    account_username=SHIBEI_GRID_ACCOUNT[2] if leads else "",
                 ),
             )
             person += 1

@@ -1,5 +1,6 @@
-"""Workload per building, micro-grid, grid, community and street, from the projection, the
-open cases and the visits of the last 30 days — all in this service's own tables."""
+"""Workload per building, micro-grid, grid, community and street, from the census projection,
+the open cases of the cases projection and the visits of the last 30 days — all in this
+service's own tables."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from grid.models import (
+    CaseProjection,
     CensusBuilding,
     CensusEnterprise,
     CensusHousehold,
     CensusResident,
     Coverage,
-    OpenCase,
     Visit,
 )
 from grid.planner import WorkloadCounts, building_workload
@@ -111,7 +112,11 @@ def per_building(session: Session, now: datetime | None = None) -> dict[Building
     ):
         figures[(tenant, building)].enterprises = count
     for tenant, building, count in _count_by_building(
-        session, OpenCase.building_id, OpenCase.tenant_id
+        session,
+        CaseProjection.building_id,
+        CaseProjection.tenant_id,
+        CaseProjection.open,
+        CaseProjection.building_id.is_not(None),
     ):
         figures[(tenant, building)].open_cases = count
     since = (now or datetime.now(UTC)) - VISIT_WINDOW

@@ -1,5 +1,6 @@
 """A grid gRPC server and its census consumer on the real infrastructure, a way to call it as
-a demo user, and a producer that publishes census events through the real Kafka broker."""
+a demo user, and a producer that publishes census (or cases) events through the real Kafka
+broker."""
 
 import threading
 import uuid
@@ -66,7 +67,8 @@ def call(stub: grid_pb2_grpc.GridServiceStub, infra: LocalInfrastructure) -> Cal
 
 @pytest.fixture(scope="session")
 def publish(infra: LocalInfrastructure) -> Iterator[Publish]:
-    """Send a census event as census's relay would (CloudEvents binary mode)."""
+    """Send an event as census's relay would (CloudEvents binary mode); ``topic`` names the
+    owner's topic for another service's events (``shequ.cases.v1``)."""
     producer = KafkaProducer(bootstrap_servers=infra.kafka.bootstrap_servers, acks="all")
 
     def send(
@@ -76,17 +78,18 @@ def publish(infra: LocalInfrastructure) -> Iterator[Publish]:
         aggregate_id: str = "",
         event_id: uuid.UUID | None = None,
         header_tenant: str | None = None,
+        topic: str = "shequ.census.v1",
     ) -> uuid.UUID:
         event_id = event_id or uuid.uuid4()
         ce_tenant = TenantId(header_tenant or tenant)
         producer.send(
-            "shequ.census.v1",
+            topic,
             key=record_key(ce_tenant, aggregate_id or str(event_id)).encode(),
             value=payload.SerializeToString(),
             headers=event_headers(
                 event_id=event_id,
-                event_type=f"shequ.census.v1.{type(payload).__name__}",
-                source="/shequ/census",
+                event_type=f"{topic}.{type(payload).__name__}",
+                source=f"/shequ/{topic.split('.')[1]}",
                 subject=aggregate_id or str(event_id),
                 time=datetime.now(UTC),
                 tenant=ce_tenant,
