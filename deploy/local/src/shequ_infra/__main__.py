@@ -60,7 +60,10 @@ def run() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     print("Starting PostgreSQL, Kafka and Keycloak …", flush=True)
     try:
-        with running_infrastructure() as infra, running_platform(infra) as platform:
+        with (
+            running_infrastructure() as infra,
+            running_platform(infra, console_port=True) as platform,
+        ):
             print(banner(infra, platform), flush=True)
             stop.wait()
             print("Stopping …", flush=True)

@@ -175,9 +175,16 @@ def platform_packages(
 
 
 @contextmanager
-def running_platform(infra: LocalInfrastructure) -> Iterator[RunningPlatform]:
-    """Migrate and seed each package, then run its processes until the block ends."""
-    gateway_port = GATEWAY_PORT if _port_is_free(GATEWAY_PORT) else free_port()
+def running_platform(
+    infra: LocalInfrastructure, *, console_port: bool = False
+) -> Iterator[RunningPlatform]:
+    """Migrate and seed each package, then run its processes until the block ends.
+
+    Only ``make run`` asks for the console's port (8000, when free): tests and benchmarks take a
+    free port, so two platforms on one machine never answer each other's readiness probes.
+    """
+    wanted = console_port and _port_is_free(GATEWAY_PORT)
+    gateway_port = GATEWAY_PORT if wanted else free_port()
     census_port, grid_port, cases_port = free_port(), free_port(), free_port()
     logs = infra.workdir / "logs"
     create_platform_topics(infra.kafka.bootstrap_servers)
