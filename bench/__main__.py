@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import census, gateway, grid, infrastructure
+from bench import cases, census, gateway, grid, infrastructure
 from shequ_infra import running_infrastructure
 from shequ_infra.platform import running_platform
 
@@ -19,6 +19,7 @@ def main() -> int:
             rows += gateway.run(infra, platform)
             rows += grid.coverage_latency(infra, platform)
             rows += census.run(infra, platform)
+            rows += cases.run(infra, platform)  # a million cases, then create/list/lifecycles
     rows += grid.run()  # the planner needs no infrastructure
     width = max(len(name) for name, _, _ in rows)
     print(f"\n{'benchmark':<{width}}  {'figure':>12}  unit")

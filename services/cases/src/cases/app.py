@@ -10,7 +10,7 @@ from datetime import timedelta
 from functools import partial
 
 import grpc
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cases.config import CasesSettings
@@ -58,8 +58,8 @@ def prepare_core(settings: CasesSettings) -> Iterator[CasesCore]:
     cache = NotifiedCache(settings.database_url, CHANNEL)
     # Listening from the start: every process reads the catalogue and calendar (serve, scheduler).
     cache.start()
-    # This process's own catalogue and calendar writes are seen at once.
-    event.listen(sessions, "after_commit", lambda _session: cache.invalidate())
+    # Own catalogue and calendar writes empty the cache explicitly (PutCategory, PutCalendar);
+    # emptying it on every commit made each report and action reload both (bench/cases.py).
     core = CasesCore(
         settings=settings,
         engine=engine,
