@@ -40,6 +40,11 @@ class InvalidEventError(ValueError):
     """A record that is not a well-formed Shequ CloudEvent (missing or malformed headers)."""
 
 
+class TenantMismatchError(ValueError):
+    """The payload names another tenant than the record's ce_tenant header: refused (it goes
+    to the dead-letter topic), since one of them is wrong and either could leak data."""
+
+
 def record_key(tenant: TenantId, aggregate_id: str) -> str:
     """The Kafka record key of an aggregate's events: ``<tenant>/<aggregate id>``."""
     if not aggregate_id:
@@ -102,6 +107,17 @@ class ReceivedEvent:
             raise InvalidEventError(
                 f"event {self.id} payload is not a {message.DESCRIPTOR.full_name}"
             ) from error
+        return message
+
+    def decode_for_tenant(self, message_type: builtins.type[M]) -> M:
+        """``decode``, then refuse a payload whose ``tenant.tenant_id`` is not the ce_tenant
+        header's (every Shequ event payload names its tenant)."""
+        message = self.decode(message_type)
+        named = getattr(message, "tenant").tenant_id  # noqa: B009 - M is any Message
+        if named != self.tenant.value:
+            raise TenantMismatchError(
+                f"event {self.id} is for {named!r} but ce_tenant says {self.tenant}"
+            )
         return message
 
 

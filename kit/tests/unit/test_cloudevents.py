@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from shequ.common.v1 import tenant_pb2
+from shequ.gateway.v1 import events_pb2 as gateway_events
 from shequ_kit.cloudevents import (
     InvalidEventError,
     ReceivedEvent,
+    TenantMismatchError,
     event_headers,
     format_time,
     parse_event,
@@ -143,3 +145,15 @@ def test_a_payload_of_another_message_type_does_not_decode() -> None:
     event = received(headers_of_a_registration(), value=b"\x0a\xff")
     with pytest.raises(InvalidEventError, match=r"shequ\.common\.v1\.TenantRef"):
         event.decode(tenant_pb2.TenantRef)
+
+
+def test_a_payload_naming_another_tenant_than_its_header_is_refused() -> None:
+    own = gateway_events.TenantOnboarded(tenant=tenant_pb2.TenantRef(tenant_id=HUSHAN.value))
+    event = received(headers_of_a_registration(), value=own.SerializeToString())
+    assert event.decode_for_tenant(gateway_events.TenantOnboarded) == own
+    foreign = gateway_events.TenantOnboarded(
+        tenant=tenant_pb2.TenantRef(tenant_id="xiaoshan.shushan.xiangyuan")
+    )
+    event = received(headers_of_a_registration(), value=foreign.SerializeToString())
+    with pytest.raises(TenantMismatchError, match="xiangyuan"):
+        event.decode_for_tenant(gateway_events.TenantOnboarded)

@@ -13,17 +13,8 @@ ONBOARDED = gpb.TenantOnboarded.DESCRIPTOR.full_name
 SEEDED_BY = "system:onboarding"
 
 
-class TenantMismatchError(ValueError):
-    """The event's payload names another tenant than its ce_tenant header."""
-
-
 def on_gateway_event(session: Session, event: ReceivedEvent) -> None:
     if event.type != ONBOARDED:
         return  # other facts of the gateway are not the catalogue's business
-    message = event.decode(gpb.TenantOnboarded)
-    if message.tenant.tenant_id != event.tenant.value:
-        raise TenantMismatchError(
-            f"event {event.id} onboards {message.tenant.tenant_id!r} but ce_tenant says "
-            f"{event.tenant}"
-        )
+    event.decode_for_tenant(gpb.TenantOnboarded)  # refuses a payload naming another tenant
     categories.seed(session, event.tenant, SEEDED_BY)

@@ -19,7 +19,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from grid.models import CaseProjection
-from grid.projection import TenantMismatchError
 from shequ.cases.v1 import events_pb2
 from shequ_kit.cloudevents import ReceivedEvent
 from shequ_kit.tenancy import require_tenant
@@ -81,11 +80,6 @@ class CaseHandler:
         message_type = DECODERS.get(name)
         if message_type is None or not event.type.startswith(PREFIX):
             return
-        message = event.decode(message_type)
-        payload_tenant = message.tenant.tenant_id
-        if payload_tenant != event.tenant.value:
-            raise TenantMismatchError(
-                f"event {event.id} is for {payload_tenant!r} but ce_tenant says {event.tenant}"
-            )
+        message = event.decode_for_tenant(message_type)
         case_facts(session, message.case)
         self.applied[name] = self.applied.get(name, 0) + 1

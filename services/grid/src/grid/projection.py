@@ -36,11 +36,6 @@ CARE_TAG_NAMES = {
 }
 
 
-class TenantMismatchError(ValueError):
-    """The payload names another tenant than the record's ce_tenant header: refused (it goes
-    to the dead-letter topic), since one of them is wrong and either could leak data."""
-
-
 class ForeignSourceError(ValueError):
     """A move names a source community outside the event's street: refused (dead-lettered).
     A street-level transfer is published in the street's scope, so it may speak for the
@@ -158,12 +153,7 @@ class CensusHandler:
         if decoder is None or not event.type.startswith(PREFIX):
             return  # a fact the grid does not need
         message_type, apply = decoder
-        message = event.decode(message_type)
-        payload_tenant = message.tenant.tenant_id
-        if payload_tenant != event.tenant.value:
-            raise TenantMismatchError(
-                f"event {event.id} is for {payload_tenant!r} but ce_tenant says {event.tenant}"
-            )
+        message = event.decode_for_tenant(message_type)
         if name == "ResidentsImported":
             self.resync(session, event.tenant)
         else:
