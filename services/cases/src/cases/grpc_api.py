@@ -4,6 +4,7 @@ domain (``handling``, ``categories``, ``calendars``, ``statistics``) and convert
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from cases import calendars, categories, handling, records, statistics
 from cases.handling import CHECK, STAFF_ROLES, Desk
 from cases.models import CaseRow
+from cases.sla import WorkingCalendar
 from shequ.cases.v1 import cases_pb2 as pb
 from shequ.cases.v1 import cases_pb2_grpc
 from shequ_kit.context import current_principal
@@ -55,12 +57,25 @@ class CasesServicer(cases_pb2_grpc.CasesServiceServicer):
         return self.core.desk
 
     def _case(self, session: Session, principal: Principal, row: CaseRow) -> pb.Case:
-        return records.case_pb(
-            row,
-            allowed_actions=handling.allowed_actions(principal, row),
-            now=datetime.now(UTC),
-            calendar=self.desk.reference.calendar(session, TenantId(row.tenant_id)),
-        )
+        return self._cases(session, principal, [row])[0]
+
+    def _cases(
+        self, session: Session, principal: Principal, rows: Sequence[CaseRow]
+    ) -> list[pb.Case]:
+        """Cases as the caller sees them; each tenant's calendar is read once per answer."""
+        now = datetime.now(UTC)
+        calendars: dict[str, WorkingCalendar] = {}
+        for tenant in {row.tenant_id for row in rows}:
+            calendars[tenant] = self.desk.reference.calendar(session, TenantId(tenant))
+        return [
+            records.case_pb(
+                row,
+                allowed_actions=handling.allowed_actions(principal, row),
+                now=now,
+                calendar=calendars[row.tenant_id],
+            )
+            for row in rows
+        ]
 
     # ---- catalogue and calendar ----
 
@@ -149,7 +164,7 @@ class CasesServicer(cases_pb2_grpc.CasesServiceServicer):
         with self.core.sessions() as session:
             found = session.scalars(_list_query(principal, tenant, request, page)).all()
             return pb.ListCasesResponse(
-                cases=[self._case(session, principal, row) for row in found[: page.size]],
+                cases=self._cases(session, principal, found[: page.size]),
                 page=page_response(found, page, lambda r: [r.reported_at.isoformat(), str(r.id)]),
             )
 
@@ -223,7 +238,7 @@ def _filters(principal: Principal, request: pb.ListCasesRequest) -> list[Any]:
     if request.reported_by_me:
         found.append(CaseRow.reporter_subject == principal.subject)
     if request.overdue_only:
-        found.append(CaseRow.state.in_(("dispatched", "in_progress", "resolved", "verified")))
+        found.append(CaseRow.state.in_(records.LATE_STATES))
         found.append(CaseRow.deadline < datetime.now(UTC))
     if request.HasField("since"):
         found.append(CaseRow.reported_at >= request.since.ToDatetime(tzinfo=UTC))

@@ -22,7 +22,15 @@ from cases import lifecycle, records
 from cases.lifecycle import Action, Actor, Level, State
 from cases.models import CaseRow, TimelineRow
 from cases.reference import Reference
-from cases.routing import COMMUNITY_QUEUE, STREET_QUEUE, Assignment, GridClient, assignment_at
+from cases.routing import (
+    COMMUNITY_QUEUE,
+    STREET_QUEUE,
+    Assignment,
+    GridClient,
+    assignment_at,
+    member_assignee,
+    queue,
+)
 from cases.sla import SHANGHAI, DeadlineUnit, WorkingCalendar
 from shequ.cases.v1 import cases_pb2 as pb
 from shequ.cases.v1 import events_pb2 as epb
@@ -161,8 +169,8 @@ def report(
         version=1,
         **place,
     )
-    row.assignee = COMMUNITY_QUEUE
-    row.assignee_name = "社区受理队列"
+    intake = queue(Level.COMMUNITY)
+    row.assignee, row.assignee_name = intake.assignee, intake.name
     session.add(row)
     session.flush()
     first = TimelineRow(
@@ -424,7 +432,7 @@ def _chosen_assignee(
         )
         level = Level.MICRO_GRID if member.micro_grid_id else Level.GRID
         return Assignment(
-            assignee=member.account_subject or f"member:{member.id}",
+            assignee=member_assignee(member),
             level=level,
             member_id=member.id,
             name=member.name,
@@ -433,9 +441,9 @@ def _chosen_assignee(
         )
     given = request.assignee.strip()
     if given == COMMUNITY_QUEUE:
-        return Assignment(COMMUNITY_QUEUE, Level.COMMUNITY, name="社区受理队列")
+        return queue(Level.COMMUNITY)
     if given == STREET_QUEUE:
-        return Assignment(STREET_QUEUE, Level.STREET, name="街道受理队列")
+        return queue(Level.STREET)
     if not given or len(given) > 200:
         raise invalid_input(
             "cases.assignee_member_id_invalid",
@@ -462,13 +470,7 @@ def next_rung(desk: Desk, row: CaseRow, tenant: TenantId) -> Assignment | None:
     found = assignment_at(covers, level)
     # One rung at a time even when nobody answers at the next one: the queue of the level.
     if found.level is not level:
-        found = Assignment(
-            COMMUNITY_QUEUE if level is not Level.STREET else STREET_QUEUE,
-            level,
-            name="社区受理队列" if level is not Level.STREET else "街道受理队列",
-            grid_id=found.grid_id,
-            micro_grid_id=found.micro_grid_id,
-        )
+        found = dataclasses.replace(queue(level, covers), level=level)
     return found
 
 

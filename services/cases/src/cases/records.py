@@ -184,13 +184,13 @@ def timeline_pb(row: TimelineRow) -> pb.TimelineEntry:
     )
 
 
+# States in which a case past its deadline is late (a suspended case is not).
+LATE_STATES = frozenset({"dispatched", "in_progress", "resolved", "verified"})
+
+
 def is_overdue(row: CaseRow, now: datetime) -> bool:
-    """Past the deadline in force and still being handled (a suspended case is not late)."""
-    return (
-        row.deadline is not None
-        and row.state in ("dispatched", "in_progress", "resolved", "verified")
-        and now > row.deadline
-    )
+    """Past the deadline in force and still being handled."""
+    return row.deadline is not None and row.state in LATE_STATES and now > row.deadline
 
 
 def case_pb(

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from cases.indicators import CaseFacts, CaseIndicators, Period, Rating, case_indicators
 from cases.models import OPEN_STATES, CaseRow, TimelineRow
-from cases.records import state_pb, timestamp
+from cases.records import is_overdue, state_pb, timestamp
 from cases.sla import SHANGHAI, Suspension, WorkingCalendar
 from shequ.cases.v1 import cases_pb2 as pb
 from shequ_kit.errors import FieldViolation, invalid_input
@@ -153,11 +153,7 @@ def _fact(row: CaseRow, entries: Sequence[TimelineRow], now: datetime) -> Fact:
         category_name=row.category_name,
         facts=facts,
         open=row.state in OPEN_STATES,
-        overdue=(
-            row.state in ("dispatched", "in_progress", "resolved", "verified")
-            and row.deadline is not None
-            and now > row.deadline
-        ),
+        overdue=is_overdue(row, now),
     )
 
 
