@@ -25,8 +25,15 @@ _STARTED = "Kafka Server started"
 
 
 def new_cluster_id() -> str:
-    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (22 characters)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (22 characters).
+
+    Never starting with "-" (as Kafka's own ``Uuid.randomUuid``): ``kafka-storage format``
+    would take such an id for an option and fail, about one start in 64.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def server_properties(*, port: int, controller_port: int, log_dir: Path) -> str:

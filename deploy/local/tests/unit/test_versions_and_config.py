@@ -18,6 +18,11 @@ def test_kafka_cluster_id_is_sixteen_bytes_in_url_safe_base64() -> None:
     assert new_cluster_id() != cluster_id
 
 
+def test_kafka_cluster_ids_never_look_like_an_option() -> None:
+    # One random id in 64 would start with "-"; a thousand draws would all but surely hit one.
+    assert not any(new_cluster_id().startswith("-") for _ in range(1000))
+
+
 def test_kafka_listens_on_loopback_only_with_its_own_ports(tmp_path: Path) -> None:
     text = server_properties(port=19092, controller_port=19093, log_dir=tmp_path)
     props = dict(line.split("=", 1) for line in text.splitlines() if line)
