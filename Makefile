@@ -32,7 +32,7 @@ TYPED := kit services/census services/grid services/cases services/notify gatewa
 help:
 	@echo "make run    start the whole platform locally (PostgreSQL, Kafka, Keycloak, …) and print where to log in"
 	@echo "make test   install everything needed, lint, then run unit and integration tests"
-	@echo "make bench  print the benchmark figures"
+	@echo "make bench  print the benchmark figures (ONLY=\"cases\" for one group)"
 	@echo "make proto  regenerate the Python bindings from proto/"
 	@echo "make lint   ruff, mypy and buf lint on everything"
 
@@ -79,8 +79,9 @@ run: $(PROTO_STAMP)
 fetch: $(SYNC_STAMP)
 	$(RUN) shequ-local fetch
 
+# ONLY="cases grid" runs just those groups.
 bench: $(PROTO_STAMP)
-	$(RUN) python -m bench
+	$(RUN) python -m bench $(ONLY)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) proto/node_modules .mypy_cache .ruff_cache .pytest_cache

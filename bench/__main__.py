@@ -1,4 +1,7 @@
-"""Run every benchmark against one local infrastructure and print one table of figures."""
+"""Run every benchmark against one local infrastructure and print one table of figures.
+
+``python -m bench cases grid`` runs only the named groups (``make bench ONLY="cases"``).
+"""
 
 from __future__ import annotations
 
@@ -9,18 +12,30 @@ from bench import cases, census, gateway, grid, infrastructure
 from shequ_infra import running_infrastructure
 from shequ_infra.platform import running_platform
 
+GROUPS = ("infrastructure", "gateway", "grid", "census", "cases")
 
-def main() -> int:
+
+def main(argv: list[str]) -> int:
+    chosen = set(argv) or set(GROUPS)
+    if unknown := chosen - set(GROUPS):
+        print(f"unknown benchmark group(s) {sorted(unknown)}; choose from {GROUPS}")
+        return 2
     began = time.perf_counter()
     with running_infrastructure() as infra:
         rows = [("infrastructure ready (warm cache)", time.perf_counter() - began, "s")]
-        rows += infrastructure.run(infra)
+        if "infrastructure" in chosen:
+            rows += infrastructure.run(infra)
         with running_platform(infra) as platform:  # as `make run` starts it, demo seed included
-            rows += gateway.run(infra, platform)
-            rows += grid.coverage_latency(infra, platform)
-            rows += census.run(infra, platform)
-            rows += cases.run(infra, platform)  # a million cases, then create/list/lifecycles
-    rows += grid.run()  # the planner needs no infrastructure
+            if "gateway" in chosen:
+                rows += gateway.run(infra, platform)
+            if "grid" in chosen:
+                rows += grid.coverage_latency(infra, platform)
+            if "census" in chosen:
+                rows += census.run(infra, platform)
+            if "cases" in chosen:  # a million cases, then create/list/lifecycles
+                rows += cases.run(infra, platform)
+    if "grid" in chosen:
+        rows += grid.run()  # the planner needs no infrastructure
     width = max(len(name) for name, _, _ in rows)
     print(f"\n{'benchmark':<{width}}  {'figure':>12}  unit")
     print(f"{'-' * width}  {'-' * 12}  ----")
@@ -30,4 +45,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
