@@ -15,19 +15,11 @@ the tables behind them change (who covers a building, asked per case).
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
-from typing import Final
 
-import psycopg
-from psycopg import sql
-
-log = logging.getLogger(__name__)
-
-RETRY_S: Final = 2.0
-POLL_S: Final = 1.0
+from shequ_kit.pglisten import ChannelListener
 
 
 def notify_on_change_sql(channel: str, tables: Sequence[str]) -> list[str]:
@@ -55,23 +47,24 @@ class NotifiedCache:
     """An LRU of serialized answers, emptied on every notice on ``channel``."""
 
     def __init__(self, dsn: str, channel: str, *, max_entries: int = 10_000) -> None:
-        self._dsn, self._channel, self._max = dsn, channel, max_entries
+        self._max = max_entries
         self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._generation = 0
         self._listening = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # Anything cached before (re)connecting may have missed a notice: forget on every state.
+        self._listener = ChannelListener(
+            dsn,
+            channel,
+            on_notice=lambda: self._forget(listening=True),
+            on_state=lambda listening: self._forget(listening=listening),
+        )
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._listen, name=f"listen-{self._channel}")
-        self._thread.daemon = True
-        self._thread.start()
+        self._listener.start()
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=POLL_S * 3)
+        self._listener.close()
 
     @property
     def listening(self) -> bool:
@@ -113,17 +106,3 @@ class NotifiedCache:
             self._entries.clear()
             self._generation += 1
             self._listening = listening
-
-    def _listen(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(self._dsn, autocommit=True) as connection:
-                    connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
-                    self._forget(listening=True)  # anything cached before may have missed one
-                    while not self._stop.is_set():
-                        for _ in connection.notifies(timeout=POLL_S, stop_after=1):
-                            self._forget(listening=True)
-            except psycopg.Error as error:
-                log.warning("cache listener on %s lost: %s", self._channel, error)
-            self._forget(listening=False)
-            self._stop.wait(RETRY_S)

@@ -37,6 +37,7 @@ from sqlalchemy import (
     Uuid,
     func,
     insert,
+    text,
 )
 from sqlalchemy.orm import Session
 
@@ -45,6 +46,9 @@ from shequ_kit.errors import permission_denied
 from shequ_kit.tenancy import TenantId, current_tenant
 
 OUTBOX_TABLE: Final = "outbox"
+# Notified on commit of every transaction that adds events; the relay listens to send at once.
+RELAY_CHANNEL: Final = "shequ_outbox"
+_WOKEN: Final = "shequ_outbox_notified"
 
 # Personal data and credentials never leave a service in an event, whatever the consumer: events
 # are retained, replayed and read by every subscriber. A field is refused when one of these
@@ -202,6 +206,16 @@ def tenant_ref(tenant: TenantId) -> tenant_pb2.TenantRef:
     return tenant_pb2.TenantRef(tenant_id=tenant.value)
 
 
+def _wake_relay(session: Session | Connection) -> None:
+    """Tell the relay, on commit, that there is something to send: once per transaction
+    (PostgreSQL folds equal notices of one transaction anyway; this saves the round trip)."""
+    transaction = session.get_transaction()
+    if transaction is not None and session.info.get(_WOKEN) is transaction:
+        return
+    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": RELAY_CHANNEL})
+    session.info[_WOKEN] = transaction
+
+
 def publish(session: Session | Connection, event: Event) -> None:
     """Append ``event`` to the outbox in the caller's open transaction (never commits).
 
@@ -213,6 +227,7 @@ def publish(session: Session | Connection, event: Event) -> None:
         raise permission_denied(
             "不能为其他社区发布事件", f"cannot publish an event of {event.tenant} as {tenant}"
         )
+    _wake_relay(session)
     session.execute(
         insert(_OUTBOX).values(
             event_id=event.id,

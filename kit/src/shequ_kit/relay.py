@@ -8,6 +8,10 @@ produces them again: consumers deduplicate by event id (``shequ_kit.consumer``).
 
 If Kafka is unreachable the rows simply stay pending; the relay logs a warning and tries again
 on its next round.
+
+Between rounds the relay waits for the notice every transaction that publishes sends on commit
+(``shequ_kit.outbox.RELAY_CHANNEL``), so an event leaves within milliseconds instead of at the
+next poll; the poll stays as the fallback for a lost listener connection.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from shequ_kit.cloudevents import event_headers, record_key
 from shequ_kit.db import make_engine, system_scope, tenant_sessionmaker
 from shequ_kit.lifecycle import Closeable, stop_on_signals
 from shequ_kit.metrics import OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_PUBLISHED
-from shequ_kit.outbox import outbox_table
+from shequ_kit.outbox import RELAY_CHANNEL, outbox_table
+from shequ_kit.pglisten import ChannelListener
 from shequ_kit.tenancy import TenantId
 
 log = logging.getLogger(__name__)
@@ -75,17 +80,29 @@ class OutboxRelay(Closeable):
             self._measure_backlog(session)
         return len(published)
 
-    def run_forever(self, stop: threading.Event, idle_sleep_s: float = 1.0) -> None:
-        """Publish until ``stop`` is set; sleep ``idle_sleep_s`` whenever there is nothing to do."""
-        while not stop.is_set():
-            try:
-                published = self.run_once()
-            except OperationalError as error:
-                # PostgreSQL is unreachable: wait and retry instead of crash-looping.
-                log.warning("outbox relay cannot reach its database: %s", error.orig)
-                published = 0
-            if published < self.batch_size:
-                stop.wait(idle_sleep_s)
+    def run_forever(
+        self, stop: threading.Event, idle_sleep_s: float = 1.0, wake_dsn: str | None = None
+    ) -> None:
+        """Publish until ``stop`` is set. When a round leaves nothing to do, wait for the next
+        outbox notice on ``wake_dsn``'s database (or at most ``idle_sleep_s``)."""
+        wake = threading.Event()
+        listener = ChannelListener(wake_dsn, RELAY_CHANNEL, wake.set) if wake_dsn else None
+        if listener is not None:
+            listener.start()
+        try:
+            while not stop.is_set():
+                wake.clear()  # before the round: a notice arriving during it is not lost
+                try:
+                    published = self.run_once()
+                except OperationalError as error:
+                    # PostgreSQL is unreachable: wait and retry instead of crash-looping.
+                    log.warning("outbox relay cannot reach its database: %s", error.orig)
+                    published = 0
+                if published < self.batch_size:
+                    wake.wait(idle_sleep_s)
+        finally:
+            if listener is not None:
+                listener.close()
 
     def publish_pending(self, session: Session) -> list[int]:
         """Claim a batch of unsent rows in ``session``'s transaction and produce them.
@@ -190,6 +207,6 @@ def run_relay(database_url: str, *, service: str, bootstrap_servers: str) -> Non
     engine = make_engine(database_url, pool_size=2)
     try:
         with OutboxRelay(engine, service=service, bootstrap_servers=bootstrap_servers) as relay:
-            relay.run_forever(stop_on_signals())
+            relay.run_forever(stop_on_signals(), wake_dsn=database_url)
     finally:
         engine.dispose()

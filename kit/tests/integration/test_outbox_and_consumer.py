@@ -6,6 +6,7 @@ as in a service, and the database is used through its own non-superuser role.
 
 import logging
 import socket
+import threading
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -363,3 +364,34 @@ def test_events_stay_pending_while_kafka_is_unreachable_and_go_out_once_it_is_ba
         assert relay.run_once() == 1
     assert pending_events(sessions) == 0
     assert event_ids_in(infra, topic) == [str(event.id)]
+
+
+def test_a_running_relay_sends_a_committed_event_at_once_not_at_its_next_poll(
+    infra: LocalInfrastructure, engine: Engine, sessions: sessionmaker[Session], topic: str
+) -> None:
+    stop = threading.Event()
+    relay = relay_for(infra, engine)
+    # A poll interval far beyond the wait below: only the commit's notice can wake the relay.
+    runner = threading.Thread(
+        target=relay.run_forever,
+        args=(stop,),
+        kwargs={"idle_sleep_s": 120.0, "wake_dsn": infra.postgres.dsn(DATABASE)},
+    )
+    runner.start()
+    try:
+        time.sleep(1.0)  # the first, empty round is over and the relay is waiting
+        event = noted(topic)
+        committed = time.monotonic()
+        commit_events(sessions, event)
+        while pending_events(sessions) and time.monotonic() - committed < 10:
+            time.sleep(0.02)
+        waited = time.monotonic() - committed
+        print(f"event sent {waited * 1000:.0f} ms after its commit (poll interval 120 s)")
+        assert pending_events(sessions) == 0
+        assert event_ids_in(infra, topic) == [str(event.id)]
+    finally:
+        stop.set()
+        commit_events(sessions, noted(topic))  # wakes the relay so it sees the stop at once
+        runner.join(timeout=30)
+        relay.close()
+    assert not runner.is_alive()
