@@ -20,12 +20,14 @@ from gateway.config import GatewaySettings
 from gateway.directory import KeycloakDirectory
 from gateway.grid import views as grid
 from gateway.members import views as members
+from gateway.notify import views as notify
 from gateway.open311 import views as open311
 from gateway.problems import install_problem_handlers
 from gateway.tenants import views as tenants
 from shequ.cases.v1 import cases_pb2_grpc
 from shequ.census.v1 import census_pb2_grpc
 from shequ.grid.v1 import grid_pb2_grpc
+from shequ.notify.v1 import notify_pb2_grpc
 from shequ_kit.context import call_context, new_request_id
 from shequ_kit.db import make_engine, tenant_sessionmaker
 from shequ_kit.grpc_client import make_channel
@@ -44,6 +46,7 @@ class GatewayCore:
     census: census_pb2_grpc.CensusServiceStub
     grid: grid_pb2_grpc.GridServiceStub
     cases: cases_pb2_grpc.CasesServiceStub
+    notify: notify_pb2_grpc.NotifyServiceStub
 
 
 @contextmanager
@@ -53,6 +56,7 @@ def prepare_core(settings: GatewaySettings) -> Iterator[GatewayCore]:
     census_channel = make_channel(settings.census_target, default_timeout_s=settings.grpc_timeout_s)
     grid_channel = make_channel(settings.grid_target, default_timeout_s=settings.grpc_timeout_s)
     cases_channel = make_channel(settings.cases_target, default_timeout_s=settings.grpc_timeout_s)
+    notify_channel = make_channel(settings.notify_target, default_timeout_s=settings.grpc_timeout_s)
     engine = make_engine(settings.database_url)
     http = httpx.Client(timeout=settings.outbound_timeout_s)
     try:
@@ -73,11 +77,13 @@ def prepare_core(settings: GatewaySettings) -> Iterator[GatewayCore]:
             census=census_pb2_grpc.CensusServiceStub(census_channel),
             grid=grid_pb2_grpc.GridServiceStub(grid_channel),
             cases=cases_pb2_grpc.CasesServiceStub(cases_channel),
+            notify=notify_pb2_grpc.NotifyServiceStub(notify_channel),
         )
     finally:
         census_channel.close()
         grid_channel.close()
         cases_channel.close()
+        notify_channel.close()
         http.close()
         engine.dispose()
 
@@ -107,7 +113,14 @@ def create_app(core: GatewayCore) -> FastAPI:
     # The census spreadsheets come before the census routes: GET residents/export would
     # otherwise be taken for GET residents/{resident_id}.
     routers = (ops.router, me.router, tenants.router, members.router)
-    services = (census_spreadsheets.router, census.router, grid.router, cases.router)
+    services = (
+        census_spreadsheets.router,
+        census.router,
+        grid.router,
+        cases.router,
+        notify.router,
+        notify.inbox_router,
+    )
     # GeoReport v2 (/open311/v2/{tenant}/…) answers its errors in the GeoReport shape.
     for router in (*routers, *services, open311.router):
         app.include_router(router)

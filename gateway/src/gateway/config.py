@@ -29,6 +29,7 @@ class GatewaySettings(ShequSettings):
     census_target: str = "127.0.0.1:50051"
     grid_target: str = "127.0.0.1:50052"
     cases_target: str = "127.0.0.1:50053"
+    notify_target: str = "127.0.0.1:50054"
     grpc_timeout_s: float = 5.0
 
     @property

@@ -28,6 +28,12 @@ from grid.app import build_server as build_grid_server
 from grid.app import census_consumer
 from grid.app import prepare_core as prepare_grid
 from grid.config import GridSettings
+from notify.__main__ import MIGRATIONS as NOTIFY_MIGRATIONS
+from notify.app import NotifyCore
+from notify.app import build_server as build_notify_server
+from notify.app import prepare_core as prepare_notify
+from notify.config import NotifySettings
+from notify.delivery import run_forever as run_dispatcher
 from shequ_infra import LocalInfrastructure
 from shequ_infra.platform import create_platform_topics
 from shequ_infra.processes import free_port
@@ -245,3 +251,72 @@ def cases_gateway(
 @pytest.fixture(scope="module")
 def cases_api(cases_gateway: GatewayCore) -> TestClient:
     return TestClient(create_app(cases_gateway), raise_server_exceptions=False)
+
+
+# ---- notify: a notify server and its dispatcher on the cases stack's census and grid ----
+
+
+@dataclass(frozen=True)
+class NotifyServices:
+    """The notify server a test module talks to through the gateway (its core: for a test that
+    reads the service's settings or tables), and the census, grid and cases servers under it."""
+
+    stack: CasesServices
+    notify: NotifyCore
+    notify_target: str
+
+
+@pytest.fixture(scope="module")
+def notify_service(
+    request: pytest.FixtureRequest, infra: LocalInfrastructure, cases_service: CasesServices
+) -> Iterator[NotifyServices]:
+    """A real notify gRPC server on a database of the module's own (``<cases database>_notify``)
+    whose audiences resolve through the module's census and grid servers as notify's service
+    account, with its dispatcher running, so a notice sent now reaches the in-app inbox."""
+    database = f"{cases_database_of(request.module)}_notify"
+    infra.postgres.create_database(database)
+    settings = NotifySettings(
+        database_url=infra.postgres.dsn(database),
+        keycloak_issuer=infra.keycloak.issuer,
+        grpc_port=free_port(),
+        kafka_bootstrap_servers=infra.kafka.bootstrap_servers,
+        census_target=cases_service.census_target,
+        grid_target=cases_service.grid_target,
+        consumer_group=f"notify-{uuid.uuid4().hex[:8]}",
+        dispatch_interval_s=0.05,
+    )
+    upgrade(NOTIFY_MIGRATIONS, settings.database_url)
+    with ExitStack() as stack:
+        core = stack.enter_context(prepare_notify(settings))
+        server = build_notify_server(core)
+        server.start()
+        stack.callback(server.stop, None)
+        run_in_thread(stack, lambda stop: run_dispatcher(core, stop), "notify-dispatch")
+        yield NotifyServices(
+            stack=cases_service, notify=core, notify_target=f"127.0.0.1:{settings.grpc_port}"
+        )
+
+
+@pytest.fixture(scope="module")
+def notify_gateway(
+    gateway_settings: GatewaySettings, core: GatewayCore, notify_service: NotifyServices
+) -> Iterator[GatewayCore]:
+    """A gateway whose census, grid, cases and notify calls go to the module's servers, on the
+    session's migrated and seeded tenant registry (``core``: a platform administrator's inbox is
+    asked at the registry's roots)."""
+    stack = notify_service.stack
+    settings = gateway_settings.model_copy(
+        update={
+            "census_target": stack.census_target,
+            "grid_target": stack.grid_target,
+            "cases_target": stack.cases_target,
+            "notify_target": notify_service.notify_target,
+        }
+    )
+    with prepare_core(settings) as core:
+        yield core
+
+
+@pytest.fixture(scope="module")
+def notify_api(notify_gateway: GatewayCore) -> TestClient:
+    return TestClient(create_app(notify_gateway), raise_server_exceptions=False)

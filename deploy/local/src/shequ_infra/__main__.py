@@ -32,6 +32,10 @@ def banner(infra: LocalInfrastructure, platform: RunningPlatform) -> str:
         f"demo layouts as {infra.workdir / 'logs' / 'grid-seed.log'} reports)",
         f"  Cases gRPC:    {platform.cases_target}   (report → dispatch → handle → close → rate; "
         "escalation scheduler running)",
+        f"  Notify gRPC:   {platform.notify_target}   (notices, case messages; dispatcher running)",
+        f"  Inbox:         {gw}/api/v1/inbox   (站内信 of the logged-in user)",
+        f"  Notify sinks:  {platform.sinks.http_url}/messages   (e-mail, SMS and robot posts "
+        f"received; SMTP on 127.0.0.1:{platform.sinks.smtp_port})",
         f"  Open311:       {gw}/open311/v2/xiaoshan.beigan.shibei/discovery.json",
         f"  Logs:          {infra.workdir / 'logs'}",
         "",

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 
 import httpx
 from kafka import KafkaAdminClient
@@ -26,6 +28,7 @@ from shequ_infra.processes import (
     spawn,
     wait_until_ready,
 )
+from shequ_infra.sinks import DEFAULT_HTTP_PORT, DEFAULT_SMTP_PORT, Sinks, running_sinks
 from shequ_infra.stack import LocalInfrastructure
 
 # One topic per event-owning process (ARCHITECTURE.md); the Helm chart declares the same.
@@ -58,7 +61,23 @@ class RunningPlatform:
     census_target: str
     grid_target: str
     cases_target: str
+    notify_target: str
+    # Where notify's e-mail, robot and SMS deliveries land (real SMTP and HTTP servers).
+    sinks: Sinks
     processes: list[ManagedProcess] = field(default_factory=list)
+    _launchers: dict[str, Callable[[], ManagedProcess]] = field(default_factory=dict)
+
+    def process(self, name: str) -> ManagedProcess:
+        """The running process named ``"<package> <mode>"``, e.g. ``"notify dispatch"``."""
+        return next(p for p in self.processes if p.name == name)
+
+    def restart(self, name: str) -> ManagedProcess:
+        """Start the named process again as it was started (after a fault test killed it)."""
+        old = self.process(name)
+        old.stop()
+        new = self._launchers[name]()
+        self.processes[self.processes.index(old)] = new
+        return new
 
 
 def _port_is_free(port: int) -> bool:
@@ -105,10 +124,13 @@ def platform_packages(
     census_port: int,
     grid_port: int,
     cases_port: int,
+    notify_port: int,
+    sinks: Sinks,
 ) -> list[PlatformPackage]:
     """Services first (the gateway's readiness does not depend on them, its routes do); the
     grid after the census, whose seeded buildings and households its seed lays out; the cases
-    after the grid, which routes each located case through grid's WhoCovers."""
+    after the grid, which routes each located case through grid's WhoCovers; notify last, whose
+    seed links demo contacts to seeded residents and whose audiences ask census and grid."""
     kafka, kc = infra.kafka.bootstrap_servers, infra.keycloak
     census = PlatformPackage(
         package="census",
@@ -155,6 +177,29 @@ def platform_packages(
         },
         is_ready=_listens(cases_port),
     )
+    notify = PlatformPackage(
+        package="notify",
+        setup_modes=("migrate", "seed"),
+        # consume turns case events into in-app messages; dispatch sends the notices.
+        run_modes=("serve", "relay", "consume", "dispatch"),
+        environment={
+            "NOTIFY_ENVIRONMENT": "development",
+            "NOTIFY_DATABASE_URL": infra.postgres.dsn("notify"),
+            "NOTIFY_GRPC_HOST": "127.0.0.1",
+            "NOTIFY_GRPC_PORT": str(notify_port),
+            "NOTIFY_KAFKA_BOOTSTRAP_SERVERS": kafka,
+            "NOTIFY_KEYCLOAK_ISSUER": kc.issuer,
+            "NOTIFY_CENSUS_TARGET": f"127.0.0.1:{census_port}",
+            "NOTIFY_GRID_TARGET": f"127.0.0.1:{grid_port}",
+            "NOTIFY_SMTP_HOST": sinks.smtp_host,
+            "NOTIFY_SMTP_PORT": str(sinks.smtp_port),
+            "NOTIFY_SMS_ENDPOINT": sinks.sms_endpoint,
+            "NOTIFY_SMS_ACCESS_KEY_ID": sinks.sms_access_key_id,
+            "NOTIFY_SMS_ACCESS_KEY_SECRET": sinks.sms_access_key_secret,
+            "NOTIFY_WECOM_SEED_WEBHOOK": sinks.webhook_base + "shibei-{n}",
+        },
+        is_ready=_listens(notify_port),
+    )
     gateway = PlatformPackage(
         package="gateway",
         setup_modes=("migrate", "seed"),
@@ -168,10 +213,11 @@ def platform_packages(
             "GATEWAY_CENSUS_TARGET": f"127.0.0.1:{census_port}",
             "GATEWAY_GRID_TARGET": f"127.0.0.1:{grid_port}",
             "GATEWAY_CASES_TARGET": f"127.0.0.1:{cases_port}",
+            "GATEWAY_NOTIFY_TARGET": f"127.0.0.1:{notify_port}",
         },
         is_ready=lambda: _answers(f"http://127.0.0.1:{gateway_port}/readyz"),
     )
-    return [census, grid, cases, gateway]
+    return [census, grid, cases, notify, gateway]
 
 
 @contextmanager
@@ -186,21 +232,40 @@ def running_platform(
     wanted = console_port and _port_is_free(GATEWAY_PORT)
     gateway_port = GATEWAY_PORT if wanted else free_port()
     census_port, grid_port, cases_port = free_port(), free_port(), free_port()
+    notify_port = free_port()
     logs = infra.workdir / "logs"
     create_platform_topics(infra.kafka.bootstrap_servers)
-    platform = RunningPlatform(
-        gateway_url=f"http://127.0.0.1:{gateway_port}",
-        census_target=f"127.0.0.1:{census_port}",
-        grid_target=f"127.0.0.1:{grid_port}",
-        cases_target=f"127.0.0.1:{cases_port}",
+    # `make run` puts the sinks on their well-known ports when free, so their page stays put.
+    sinks_wanted = console_port and all(
+        _port_is_free(p) for p in (DEFAULT_SMTP_PORT, DEFAULT_HTTP_PORT)
     )
-    packages = platform_packages(
-        infra,
-        gateway_port=gateway_port,
-        census_port=census_port,
-        grid_port=grid_port,
-        cases_port=cases_port,
-    )
+    with running_sinks(
+        smtp_port=DEFAULT_SMTP_PORT if sinks_wanted else 0,
+        http_port=DEFAULT_HTTP_PORT if sinks_wanted else 0,
+    ) as sinks:
+        platform = RunningPlatform(
+            gateway_url=f"http://127.0.0.1:{gateway_port}",
+            census_target=f"127.0.0.1:{census_port}",
+            grid_target=f"127.0.0.1:{grid_port}",
+            cases_target=f"127.0.0.1:{cases_port}",
+            notify_target=f"127.0.0.1:{notify_port}",
+            sinks=sinks,
+        )
+        packages = platform_packages(
+            infra,
+            gateway_port=gateway_port,
+            census_port=census_port,
+            grid_port=grid_port,
+            cases_port=cases_port,
+            notify_port=notify_port,
+            sinks=sinks,
+        )
+        yield from _run_packages(platform, packages, logs)
+
+
+def _run_packages(
+    platform: RunningPlatform, packages: list[PlatformPackage], logs: Path
+) -> Iterator[RunningPlatform]:
     try:
         for package in packages:
             env = {**os.environ, **package.environment}
@@ -211,15 +276,16 @@ def running_platform(
                     log_path=logs / f"{package.package}-{mode}.log",
                     env=env,
                 )
-            started = [
-                spawn(
-                    f"{package.package} {mode}",
+            for mode in package.run_modes:
+                name = f"{package.package} {mode}"
+                platform._launchers[name] = partial(
+                    spawn,
+                    name,
                     [sys.executable, "-m", package.package, mode],
                     log_path=logs / f"{package.package}-{mode}.log",
                     env=env,
                 )
-                for mode in package.run_modes
-            ]
+            started = [platform._launchers[f"{package.package} {m}"]() for m in package.run_modes]
             platform.processes += started
             wait_until_ready(started[0], package.is_ready, timeout=READY_TIMEOUT_S)
             for process in started[1:]:

@@ -1,5 +1,7 @@
 """What other services ask the census about places: who lives there (notify's audiences) and
-how many (grid's workload). Answers carry no personal data: no ID number, phone or birth date.
+how many (grid's workload). Answers carry no personal data (no ID number, phone or birth
+date), except the phones of a notice's audience for a pii-reader who names the purpose: those
+are audited per resident, batch by batch, before the batch is sent.
 """
 
 from __future__ import annotations
@@ -8,19 +10,21 @@ import uuid
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, Select, func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from census.people.ages import any_care_tag_condition, derived_care_tags
 from census.people.models import Household, Resident
+from census.people.service import Protection, Reveal, audit_reveals_now
 from census.places.models import Building
 from census.places.service import parse_uuid
 from census.vocabulary import CARE_TAGS, RESIDENCE_TYPES
 from shequ_kit.errors import FieldViolation, invalid_input
 
-# Rows fetched per round trip while streaming: enough to keep the cursor busy, little memory.
+# Rows fetched (and, with phones, audited) per round trip while streaming: enough to keep the
+# cursor busy, little memory.
 STREAM_BATCH: Final = 1000
 # More places than any street has; a longer list is a caller's bug, not an audience.
 MAX_PLACES: Final = 10_000
@@ -28,13 +32,16 @@ MAX_PLACES: Final = 10_000
 
 @dataclass(frozen=True, slots=True)
 class ResidentInPlace:
-    """Enough to reach a person through notify's channels, and nothing more."""
+    """Enough to reach a person through notify's channels, and nothing more: whether a phone
+    is on record, never the phone itself."""
 
     resident_id: uuid.UUID
     name: str
+    complex_id: uuid.UUID
     building_id: uuid.UUID
     household_id: uuid.UUID
     care_tags: tuple[str, ...]
+    has_phone: bool
 
 
 class BuildingCounts(NamedTuple):
@@ -46,7 +53,7 @@ def _ids(values: Sequence[str], field: str) -> list[uuid.UUID]:
     if len(values) > MAX_PLACES:
         raise invalid_input(
             f"census.{field}_too_many",
-            f"一次最多查询{MAX_PLACES}个地点",
+            f"一次最多查询{MAX_PLACES}个地点或居民",
             f"at most {MAX_PLACES} {field}",
             FieldViolation(field, f"at most {MAX_PLACES}"),
         )
@@ -68,53 +75,109 @@ def _words(
     return sorted(set(values))
 
 
-def residents_in_places(
-    session: Session,
-    *,
-    complex_ids: Sequence[str] = (),
-    building_ids: Sequence[str] = (),
-    care_tags: Collection[str] = (),
-    residence_types: Collection[str] = (),
-    today: date,
-) -> Iterator[ResidentInPlace]:
-    """Current residents of the named complexes and buildings (either; none named: the whole
-    tenant) having any of ``care_tags`` and any of ``residence_types`` (empty: no condition).
+@dataclass(frozen=True)
+class Audience:
+    """Who an audience question is about: the current residents of the named complexes and
+    buildings and the named residents (any of them; none named: the whole tenant), having any
+    of ``care_tags`` and any of ``residence_types`` (empty: no condition)."""
 
-    Streamed from a server-side cursor in batches, in id order, so an audience of a whole
-    street never sits in memory; the session must stay open while the caller iterates.
-    """
-    complexes, buildings = _ids(complex_ids, "complex_ids"), _ids(building_ids, "building_ids")
-    tags = _words(care_tags, CARE_TAGS, "care_tags", "关爱标签")
-    types = _words(residence_types, RESIDENCE_TYPES, "residence_types", "户籍类型")
+    complex_ids: Sequence[str] = ()
+    building_ids: Sequence[str] = ()
+    resident_ids: Sequence[str] = ()
+    care_tags: Collection[str] = ()
+    residence_types: Collection[str] = ()
+
+
+def _audience_query(
+    audience: Audience, today: date, *, with_phones: bool
+) -> Select[*tuple[Any, ...]]:
+    """The audience in id order; the phones' ciphertexts only ``with_phones``."""
+    complexes = _ids(audience.complex_ids, "complex_ids")
+    buildings = _ids(audience.building_ids, "building_ids")
+    residents = _ids(audience.resident_ids, "resident_ids")
+    tags = _words(audience.care_tags, CARE_TAGS, "care_tags", "关爱标签")
+    types = _words(audience.residence_types, RESIDENCE_TYPES, "residence_types", "户籍类型")
     query = (
         select(
             Resident.id,
+            Resident.tenant_id,
             Resident.name,
+            Resident.complex_id,
             Resident.building_id,
             Resident.household_id,
             Resident.care_tags,
             Resident.birth_date,
+            Resident.phone_cipher.is_not(None).label("has_phone"),
+            *([Resident.phone_cipher] if with_phones else []),
         )
         .where(Resident.moved_out_on.is_(None))
         .order_by(Resident.id)
         .execution_options(yield_per=STREAM_BATCH)
     )
-    if complexes or buildings:
+    if complexes or buildings or residents:
         query = query.where(
-            or_(Resident.complex_id.in_(complexes), Resident.building_id.in_(buildings))
+            or_(
+                Resident.complex_id.in_(complexes),
+                Resident.building_id.in_(buildings),
+                Resident.id.in_(residents),
+            )
         )
     if tags:
         query = query.where(any_care_tag_condition(tags, today))
     if types:
         query = query.where(Resident.residence_type.in_(types))
-    for row in session.execute(query):
-        yield ResidentInPlace(
-            resident_id=row.id,
-            name=row.name,
-            building_id=row.building_id,
-            household_id=row.household_id,
-            care_tags=tuple(derived_care_tags(row.birth_date, today, row.care_tags)),
-        )
+    return query
+
+
+def _in_place(row: Row[Any], today: date) -> ResidentInPlace:
+    return ResidentInPlace(
+        resident_id=row.id,
+        name=row.name,
+        complex_id=row.complex_id,
+        building_id=row.building_id,
+        household_id=row.household_id,
+        care_tags=tuple(derived_care_tags(row.birth_date, today, row.care_tags)),
+        has_phone=row.has_phone,
+    )
+
+
+def residents_in_places(
+    session: Session, audience: Audience, today: date
+) -> Iterator[ResidentInPlace]:
+    """The audience's residents, without phones.
+
+    Streamed from a server-side cursor in batches, in id order, so an audience of a whole
+    street never sits in memory; the session must stay open while the caller iterates.
+    """
+    for row in session.execute(_audience_query(audience, today, with_phones=False)):
+        yield _in_place(row, today)
+
+
+def residents_with_phones(
+    sessions: sessionmaker[Session],
+    protection: Protection,
+    audience: Audience,
+    reveal: Reveal,
+    today: date,
+) -> Iterator[tuple[ResidentInPlace, str]]:
+    """The audience's residents, each with the phone in clear ("" when none is on record), for
+    delivering a notice.
+
+    Every resident streamed gets an audit row with ``reveal``'s purpose, one statement per
+    batch committed before the batch is handed out (as an unmasked export does).
+    """
+    cipher = protection.cipher
+    query = _audience_query(audience, today, with_phones=True)
+    with sessions() as session:
+        for batch in session.execute(query).partitions():
+            audit_reveals_now(sessions, reveal, [(row.tenant_id, row.id) for row in batch])
+            for row in batch:
+                phone = (
+                    cipher.decrypt(row.phone_cipher, tenant_id=row.tenant_id, field="phone")
+                    if row.phone_cipher is not None
+                    else ""
+                )
+                yield _in_place(row, today), phone
 
 
 def households_per_building(session: Session, building_ids: Sequence[str]) -> BuildingCounts:

@@ -9,13 +9,19 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from census import access
-from census.audiences import households_per_building, residents_in_places
+from census.audiences import (
+    Audience,
+    ResidentInPlace,
+    households_per_building,
+    residents_in_places,
+    residents_with_phones,
+)
 from census.contacts import contact_phone_of
 from census.enterprises import service as enterprises
 from census.enterprises.models import Enterprise
 from census.identity.codes import age_band, age_on
 from census.identity.pii import mask_id_number, mask_phone
-from census.imports.export import Reveal, export_residents
+from census.imports.export import export_residents
 from census.imports.reading import ImportFormatName
 from census.imports.service import import_residents
 from census.imports.template import CONTENT_TYPES, TEMPLATE_FILE_STEM, template_csv, template_xlsx
@@ -187,6 +193,21 @@ def household_to_proto(h: Household, size: int) -> pb.Household:
         size=size,
         verification=_verification(h),
         version=h.version,
+    )
+
+
+def audience_member_to_proto(
+    person: ResidentInPlace, phone: str
+) -> pb.StreamResidentsInPlacesResponse:
+    return pb.StreamResidentsInPlacesResponse(
+        resident_id=str(person.resident_id),
+        name=person.name,
+        complex_id=str(person.complex_id),
+        building_id=str(person.building_id),
+        household_id=str(person.household_id),
+        care_tags=[CARE_TAGS[t] for t in person.care_tags],
+        phone=phone,
+        has_phone=person.has_phone,
     )
 
 
@@ -670,7 +691,7 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
         _, tenant = access.for_reading()
         reveal = None
         if request.reveal_reason:
-            reveal = Reveal(
+            reveal = people.Reveal(
                 principal=access.for_pii(tenant),
                 reason=people.reveal_reason(request.reveal_reason, field="reveal_reason"),
                 request_id=current_request_id(),
@@ -878,24 +899,33 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
     def StreamResidentsInPlaces(
         self, request: pb.StreamResidentsInPlacesRequest, context: Any
     ) -> Iterator[pb.StreamResidentsInPlacesResponse]:
-        """通知受众：指定小区/楼幢、标签的居民（无身份证号）。Audience members, streamed."""
-        access.for_reading()
-        with self.core.sessions() as session:
-            for person in residents_in_places(
-                session,
-                complex_ids=list(request.complex_ids),
-                building_ids=list(request.building_ids),
-                care_tags=[word_of(CARE_TAGS, t) for t in request.care_tags],
-                residence_types=[word_of(RESIDENCE_TYPES, t) for t in request.residence_types],
-                today=self.core.today(),
+        """通知受众：指定小区/楼幢/居民、标签的居民（无身份证号）；pii-reader 说明用途可取手机号，
+        逐人审计。Audience members, streamed; phones only for a pii-reader with a purpose."""
+        _, tenant = access.for_reading()
+        reveal = None
+        if request.with_phones:
+            reveal = people.Reveal(
+                principal=access.for_pii(tenant),
+                reason=people.reveal_reason(request.purpose, field="purpose"),
+                request_id=current_request_id(),
+            )
+        audience = Audience(
+            complex_ids=list(request.complex_ids),
+            building_ids=list(request.building_ids),
+            resident_ids=list(request.resident_ids),
+            care_tags=[word_of(CARE_TAGS, t) for t in request.care_tags],
+            residence_types=[word_of(RESIDENCE_TYPES, t) for t in request.residence_types],
+        )
+        today = self.core.today()
+        if reveal is None:
+            with self.core.sessions() as session:
+                for person in residents_in_places(session, audience, today):
+                    yield audience_member_to_proto(person, "")
+        else:
+            for found, phone in residents_with_phones(
+                self.core.sessions, self.core.protection, audience, reveal, today
             ):
-                yield pb.StreamResidentsInPlacesResponse(
-                    resident_id=str(person.resident_id),
-                    name=person.name,
-                    building_id=str(person.building_id),
-                    household_id=str(person.household_id),
-                    care_tags=[CARE_TAGS[t] for t in person.care_tags],
-                )
+                yield audience_member_to_proto(found, phone)
 
     def CountHouseholdsPerBuilding(
         self, request: pb.CountHouseholdsPerBuildingRequest, context: Any

@@ -17,7 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from census.app import CensusCore
-from census.audiences import ResidentInPlace, households_per_building, residents_in_places
+from census.audiences import (
+    Audience,
+    ResidentInPlace,
+    households_per_building,
+    residents_in_places,
+)
 from census.contacts import contact_phone_of
 from census.enterprises.models import Enterprise
 from census.enterprises.service import EnterpriseDraft, create_enterprise, list_enterprises
@@ -333,7 +338,7 @@ def test_another_community_counts_none_of_these_residents(
 
 def audience(core: CensusCore, tenant: TenantId, **criteria: Any) -> list[ResidentInPlace]:
     with tenant_scope(tenant), core.sessions() as session:
-        return list(residents_in_places(session, today=TODAY, **criteria))
+        return list(residents_in_places(session, Audience(**criteria), TODAY))
 
 
 def names(found: list[ResidentInPlace]) -> set[str]:
@@ -350,12 +355,15 @@ def test_an_audience_of_a_complex_is_its_current_residents_without_personal_data
     assert str(elder.resident_id) == chaowen.residents["甲"]
     assert elder.building_id == chaowen.a1.id
     assert set(elder.care_tags) == {"elderly", "living_alone"}
+    assert (elder.complex_id, elder.has_phone) == (chaowen.complex_a.id, True)
     assert set(ResidentInPlace.__dataclass_fields__) == {
         "resident_id",
         "name",
+        "complex_id",
         "building_id",
         "household_id",
         "care_tags",
+        "has_phone",
     }
 
 

@@ -13,7 +13,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from sqlalchemy import select
 
 from census.app import CensusCore
-from census.audiences import residents_in_places
+from census.audiences import Audience, residents_in_places
 from census.identity.codes import id_check_character
 from census.models import outbox
 from census.people.models import Resident
@@ -409,19 +409,9 @@ def test_a_resident_turning_sixty_is_elderly_without_any_write(
             Page(size=10, after=None),
             birthday,
         )
-        audience = list(
-            residents_in_places(
-                session, complex_ids=[str(stored.complex_id)], care_tags=["elderly"], today=birthday
-            )
-        )
-        day_before = list(
-            residents_in_places(
-                session,
-                complex_ids=[str(stored.complex_id)],
-                care_tags=["elderly"],
-                today=date(2026, 11, 30),
-            )
-        )
+        elders = Audience(complex_ids=[str(stored.complex_id)], care_tags=["elderly"])
+        audience = list(residents_in_places(session, elders, birthday))
+        day_before = list(residents_in_places(session, elders, date(2026, 11, 30)))
 
     assert [r.name for r in elderly] == ["寿星"]
     assert [(p.name, "elderly" in p.care_tags) for p in audience] == [("寿星", True)]

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
@@ -28,25 +28,21 @@ from census.imports.template import CONTENT_TYPES
 from census.imports.writing import ExportRow, csv_pieces, export_file_name, write_xlsx
 from census.people.ages import derived_care_tags
 from census.people.models import Resident
-from census.people.service import Protection, ResidentFilter, record_reveals, residents_matching
+from census.people.service import (
+    Protection,
+    ResidentFilter,
+    Reveal,
+    audit_reveals_now,
+    residents_matching,
+)
 from census.places.models import Building, Complex, Dwelling, Unit
 from census.vocabulary import CareTag, Relation, ResidenceType, Tenure
 from shequ_kit.tenancy import TenantId
-from shequ_kit.tokens import Principal
 
 # Rows fetched (and, when revealed, audited) together.
 BATCH_ROWS: Final = 1_000
 # Bytes per piece handed to gRPC.
 CHUNK_BYTES: Final = 64 * 1024
-
-
-@dataclass(frozen=True)
-class Reveal:
-    """An unmasked export: who asked, why (already checked), and the request to name."""
-
-    principal: Principal
-    reason: str
-    request_id: str | None
 
 
 @dataclass(frozen=True)
@@ -152,22 +148,10 @@ def _export_rows(
         batches = session.execute(query.execution_options(yield_per=BATCH_ROWS)).partitions()
         for batch in batches:
             if reveal is not None:
-                _audit(sessions, reveal, batch)
+                audited = [(found.tenant_id, found.id) for found in batch]
+                audit_reveals_now(sessions, reveal, audited)
             for found in batch:
                 yield export_row_of(protection, found, reveal=reveal is not None, today=today)
-
-
-def _audit(sessions: sessionmaker[Session], reveal: Reveal, batch: Sequence[Row[Any]]) -> None:
-    # Its own transaction, committed now: the audit must not wait for (or vanish with) the end
-    # of a download that may take minutes or be broken off.
-    with sessions.begin() as session:
-        record_reveals(
-            session,
-            reveal.principal,
-            [(found.tenant_id, found.id) for found in batch],
-            reveal.reason,
-            reveal.request_id,
-        )
 
 
 def export_row_of(

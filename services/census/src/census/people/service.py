@@ -10,7 +10,7 @@ from datetime import date
 from typing import Final
 
 from sqlalchemy import Select, func, select, text, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from census import corrections
 from census.corrections import (
@@ -437,6 +437,29 @@ def reveal_reason(reason: str, *, field: str) -> str:
             FieldViolation(field, "at least 4 characters"),
         )
     return cleaned[:500]
+
+
+@dataclass(frozen=True)
+class Reveal:
+    """An unmasked read of many records (an export, the phones of a notice's audience): who
+    asked, why (already checked with :func:`reveal_reason`), and the request to name."""
+
+    principal: Principal
+    reason: str
+    request_id: str | None
+
+
+def audit_reveals_now(
+    sessions: sessionmaker[Session], reveal: Reveal, residents: Sequence[tuple[str, uuid.UUID]]
+) -> None:
+    """The audit rows of one batch of a streamed reveal, committed before the batch is sent.
+
+    Their own transaction: the audit must not wait for (or vanish with) the end of a stream
+    that may take minutes or be broken off; a stream cut short may have audited a few records
+    more than were sent, never fewer.
+    """
+    with sessions.begin() as session:
+        record_reveals(session, reveal.principal, residents, reveal.reason, reveal.request_id)
 
 
 def record_reveals(
