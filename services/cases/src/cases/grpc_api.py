@@ -17,10 +17,9 @@ from cases.models import CaseRow
 from cases.sla import WorkingCalendar
 from shequ.cases.v1 import cases_pb2 as pb
 from shequ.cases.v1 import cases_pb2_grpc
-from shequ_kit.context import current_principal
-from shequ_kit.errors import permission_denied, unauthenticated
+from shequ_kit.access import caller_on_tenant
 from shequ_kit.paging import Page, page_of, page_response, sort_key
-from shequ_kit.tenancy import TenantId, require_tenant
+from shequ_kit.tenancy import TenantId
 from shequ_kit.tokens import Principal
 
 if TYPE_CHECKING:
@@ -29,21 +28,8 @@ if TYPE_CHECKING:
 SERVICE_NAME = "shequ.cases.v1.CasesService"
 
 
-def _caller() -> tuple[Principal, TenantId]:
-    principal, tenant = current_principal(), require_tenant()
-    if principal is None:
-        raise unauthenticated("no verified caller")
-    if not principal.can_access(tenant):
-        raise permission_denied(
-            f"您在 {tenant} 没有任何权限",
-            f"you hold no role on tenant {tenant}",
-            tenant=str(tenant),
-        )
-    return principal, tenant
-
-
 def _staff() -> tuple[Principal, TenantId]:
-    principal, tenant = _caller()
+    principal, tenant = caller_on_tenant()
     principal.require(tenant, *STAFF_ROLES)
     return principal, tenant
 
@@ -83,7 +69,7 @@ class CasesServicer(cases_pb2_grpc.CasesServiceServicer):
         self, request: pb.ListCategoriesRequest, context: Any
     ) -> pb.ListCategoriesResponse:
         """事件类别（本社区、街道默认与平台默认）。The catalogue in force."""
-        _, tenant = _caller()
+        _, tenant = caller_on_tenant()
         with self.core.sessions() as session:
             found = self.desk.reference.catalogue(session, tenant)
         return pb.ListCategoriesResponse(
@@ -91,7 +77,7 @@ class CasesServicer(cases_pb2_grpc.CasesServiceServicer):
         )
 
     def GetCategory(self, request: pb.GetCategoryRequest, context: Any) -> pb.GetCategoryResponse:
-        _, tenant = _caller()
+        _, tenant = caller_on_tenant()
         with self.core.sessions() as session:
             for category in self.desk.reference.catalogue(session, tenant):
                 if category.code == request.code.strip():
@@ -122,7 +108,7 @@ class CasesServicer(cases_pb2_grpc.CasesServiceServicer):
         return pb.SeedCategoriesResponse(added=added)
 
     def GetCalendar(self, request: pb.GetCalendarRequest, context: Any) -> pb.GetCalendarResponse:
-        _, tenant = _caller()
+        _, tenant = caller_on_tenant()
         with self.core.sessions() as session:
             return pb.GetCalendarResponse(calendar=self.desk.reference.calendar_pb(session, tenant))
 
@@ -141,7 +127,7 @@ class CasesServicer(cases_pb2_grpc.CasesServiceServicer):
 
     def ReportCase(self, request: pb.ReportCaseRequest, context: Any) -> pb.ReportCaseResponse:
         """上报：有楼幢的案件自动立案并派遣给负责的微网格长。Report a case (routed if located)."""
-        principal, tenant = _caller()
+        principal, tenant = caller_on_tenant()
         with self.core.sessions.begin() as session:
             recorded = handling.report(
                 self.desk, session, principal, tenant, request, now=datetime.now(UTC)
@@ -152,14 +138,14 @@ class CasesServicer(cases_pb2_grpc.CasesServiceServicer):
             )
 
     def GetCase(self, request: pb.GetCaseRequest, context: Any) -> pb.GetCaseResponse:
-        principal, _ = _caller()
+        principal, _ = caller_on_tenant()
         with self.core.sessions() as session:
             row = handling.load(session, principal, request.case_id, lock=False)
             return pb.GetCaseResponse(case=self._case(session, principal, row))
 
     def ListCases(self, request: pb.ListCasesRequest, context: Any) -> pb.ListCasesResponse:
         """案件列表：工作人员看全部，网格员看派给自己的，居民看自己上报的。"""
-        principal, tenant = _caller()
+        principal, tenant = caller_on_tenant()
         page = page_of(request.page)
         with self.core.sessions() as session:
             found = session.scalars(_list_query(principal, tenant, request, page)).all()
@@ -170,7 +156,7 @@ class CasesServicer(cases_pb2_grpc.CasesServiceServicer):
 
     def TakeAction(self, request: pb.TakeActionRequest, context: Any) -> pb.TakeActionResponse:
         """办理：立案、派遣、处置、核查、结案、评价、延期、缓办、上报…… One lifecycle action."""
-        principal, tenant = _caller()
+        principal, tenant = caller_on_tenant()
         with self.core.sessions.begin() as session:
             recorded = handling.act(
                 self.desk, session, principal, tenant, request, now=datetime.now(UTC)
@@ -183,7 +169,7 @@ class CasesServicer(cases_pb2_grpc.CasesServiceServicer):
     def ListTimeline(
         self, request: pb.ListTimelineRequest, context: Any
     ) -> pb.ListTimelineResponse:
-        principal, _ = _caller()
+        principal, _ = caller_on_tenant()
         with self.core.sessions() as session:
             row = handling.load(session, principal, request.case_id, lock=False)
             return pb.ListTimelineResponse(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shequ_kit.context import current_principal
-from shequ_kit.errors import DomainError, ErrorKind, unauthenticated
+from shequ_kit.access import caller
+from shequ_kit.errors import DomainError, ErrorKind
 from shequ_kit.tenancy import TenantId, require_tenant
 from shequ_kit.tokens import Principal, Role
 
@@ -11,13 +11,6 @@ from shequ_kit.tokens import Principal, Role
 # admins read across communities. Residents do not read the census.
 READERS = (Role.COMMUNITY_STAFF, Role.GRID_WORKER, Role.STREET_ADMIN, Role.PLATFORM_ADMIN)
 WRITERS = (Role.COMMUNITY_STAFF,)
-
-
-def caller() -> Principal:
-    principal = current_principal()
-    if principal is None:
-        raise unauthenticated("no verified caller")
-    return principal
 
 
 def for_reading() -> tuple[Principal, TenantId]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shequ_kit.context import current_principal
-from shequ_kit.errors import DomainError, ErrorKind, unauthenticated
+from shequ_kit.access import caller
+from shequ_kit.errors import DomainError, ErrorKind
 from shequ_kit.tenancy import TenantId, require_tenant
 from shequ_kit.tokens import Principal, Role
 
@@ -15,13 +15,6 @@ WRITERS = (Role.COMMUNITY_STAFF,)
 VISITORS = (Role.COMMUNITY_STAFF, Role.GRID_WORKER)
 # Rebuilding the projection is an operator's task, or a community's own staff's.
 OPERATORS = (Role.COMMUNITY_STAFF, Role.PLATFORM_ADMIN)
-
-
-def caller() -> Principal:
-    principal = current_principal()
-    if principal is None:
-        raise unauthenticated("no verified caller")
-    return principal
 
 
 def _in_community(tenant: TenantId) -> None:

@@ -16,10 +16,9 @@ from notify import inbox, notices, preferences, statistics, templates
 from notify.vocabulary import KINDS, word_of
 from shequ.notify.v1 import notify_pb2 as pb
 from shequ.notify.v1 import notify_pb2_grpc
-from shequ_kit.context import current_principal
-from shequ_kit.errors import permission_denied, unauthenticated
+from shequ_kit.access import caller_on_tenant
 from shequ_kit.paging import page_of, page_response
-from shequ_kit.tenancy import TenantId, require_tenant
+from shequ_kit.tenancy import TenantId
 from shequ_kit.tokens import Principal, Role
 
 if TYPE_CHECKING:
@@ -30,21 +29,8 @@ STAFF_ROLES: Final = (Role.COMMUNITY_STAFF, Role.STREET_ADMIN, Role.PLATFORM_ADM
 READER_ROLES: Final = (*STAFF_ROLES, Role.GRID_WORKER)
 
 
-def _caller() -> tuple[Principal, TenantId]:
-    principal, tenant = current_principal(), require_tenant()
-    if principal is None:
-        raise unauthenticated("no verified caller")
-    if not principal.can_access(tenant):
-        raise permission_denied(
-            f"您在 {tenant} 没有任何权限",
-            f"you hold no role on tenant {tenant}",
-            tenant=str(tenant),
-        )
-    return principal, tenant
-
-
 def _with_role(*roles: Role) -> tuple[Principal, TenantId]:
-    principal, tenant = _caller()
+    principal, tenant = caller_on_tenant()
     principal.require(tenant, *roles)
     return principal, tenant
 
@@ -196,7 +182,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
 
     def ListInbox(self, request: pb.ListInboxRequest, context: Any) -> pb.ListInboxResponse:
         """我的站内信（本人及所任角色的共享收件箱）。The caller's messages here."""
-        principal, tenant = _caller()
+        principal, tenant = caller_on_tenant()
         page = page_of(request.page)
         with self.core.sessions() as session:
             found = session.execute(
@@ -209,7 +195,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
             )
 
     def MarkRead(self, request: pb.MarkReadRequest, context: Any) -> pb.MarkReadResponse:
-        principal, tenant = _caller()
+        principal, tenant = caller_on_tenant()
         with self.core.sessions.begin() as session:
             marked = inbox.mark_read(
                 session, principal, tenant, request.message_ids, now=datetime.now(UTC)
