@@ -71,6 +71,13 @@ class RunningPlatform:
         """The running process named ``"<package> <mode>"``, e.g. ``"notify dispatch"``."""
         return next(p for p in self.processes if p.name == name)
 
+    def start_another(self, name: str) -> ManagedProcess:
+        """One more replica of the named process (benchmarks of horizontal scaling); stopped
+        with the platform like the others."""
+        replica = self._launchers[name]()
+        self.processes.append(replica)
+        return replica
+
     def restart(self, name: str) -> ManagedProcess:
         """Start the named process again as it was started (after a fault test killed it)."""
         old = self.process(name)
