@@ -23,18 +23,30 @@ PROTOS := $(shell find proto/shequ -name '*.proto')
 PROTO_STAMP := proto/src/shequ/.generated
 SYNC_STAMP := $(VENV)/.synced
 BUF_STAMP := proto/node_modules/.installed
+# The web console (Vue 3 + Element Plus + ECharts, built by Vite), served by the gateway at /console.
+CONSOLE := gateway/console
+CONSOLE_DEPS := $(CONSOLE)/node_modules/.installed
+CONSOLE_BUILD := $(CONSOLE)/dist/index.html
+# The console's API types, generated from the gateway's OpenAPI document: a renamed field fails
+# the console's type check instead of a page at run time.
+CONSOLE_SCHEMA := $(CONSOLE)/src/schema.d.ts
+GATEWAY_SOURCES := $(shell find gateway/src -name '*.py')
+CONSOLE_SOURCES := $(shell find $(CONSOLE)/src -type f -not -name schema.d.ts) $(addprefix $(CONSOLE)/,index.html vite.config.ts tsconfig.json)
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot be reached).
+CHROMIUM := /usr/bin/chromium
 PYPROJECTS := pyproject.toml $(wildcard kit/pyproject.toml proto/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml deploy/local/pyproject.toml)
 # Type-checked one by one: each member's tests live in a `tests` tree of their own.
 TYPED := kit services/census services/grid services/cases services/notify gateway deploy/local tests bench proto/generate.py
 
-.PHONY: help run test unit integration lint proto bench fetch clean
+.PHONY: help run test unit integration browser lint proto console bench fetch clean
 
 help:
 	@echo "make run    start the whole platform locally (PostgreSQL, Kafka, Keycloak, …) and print where to log in"
 	@echo "make test   install everything needed, lint, then run unit and integration tests"
 	@echo "make bench  print the benchmark figures (ONLY=\"cases\" for one group)"
 	@echo "make proto  regenerate the Python bindings from proto/"
-	@echo "make lint   ruff, mypy and buf lint on everything"
+	@echo "make lint   ruff, mypy, buf lint and the console's type check"
+	@echo "make console build the web console (also done by make run and make test)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -56,24 +68,52 @@ $(BUF_STAMP): proto/package.json proto/package-lock.json
 
 proto: $(PROTO_STAMP)
 
-lint: $(PROTO_STAMP) $(BUF_STAMP)
+$(CONSOLE_DEPS): $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+	cd $(CONSOLE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CONSOLE_SCHEMA): $(PROTO_STAMP) $(CONSOLE_DEPS) $(GATEWAY_SOURCES)
+	$(RUN) python -m gateway openapi > $(CONSOLE)/openapi.json
+	cd $(CONSOLE) && node_modules/.bin/openapi-typescript openapi.json -o src/schema.d.ts --silent
+
+# vue-tsc type-checks every page before Vite bundles it.
+$(CONSOLE_BUILD): $(CONSOLE_SCHEMA) $(CONSOLE_SOURCES)
+	cd $(CONSOLE) && npm run build
+
+console: $(CONSOLE_BUILD)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; \
+	fi
+
+lint: $(PROTO_STAMP) $(BUF_STAMP) $(CONSOLE_SCHEMA)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	for target in $(TYPED); do $(RUN) mypy "$$target"; done
 	cd proto && node_modules/.bin/buf lint
+	cd $(CONSOLE) && npm run typecheck --silent
 
-unit: $(PROTO_STAMP)
+unit: $(PROTO_STAMP) $(CONSOLE_DEPS)
 	$(RUN) pytest -m "not integration"
+	cd $(CONSOLE) && npm test --silent
 
 # The platform tests seed the services' own databases and topics as `make run` does; the service
 # tests use those too, so each group gets fresh infrastructure of its own.
 integration: $(PROTO_STAMP)
 	$(RUN) pytest -m "integration and not platform"
-	$(RUN) pytest -m platform
+	$(RUN) pytest -m "platform and not browser"
 
-test: lint unit integration
+# The console in headless Chromium against the whole platform; screenshots land in
+# artifacts/screenshots/ (the README's tour links them).
+browser: $(PROTO_STAMP) $(CONSOLE_BUILD) $(CHROMIUM)
+	$(RUN) pytest -m browser
 
-run: $(PROTO_STAMP)
+test: lint unit integration browser
+
+run: $(PROTO_STAMP) $(CONSOLE_BUILD)
 	$(RUN) shequ-local run
 
 fetch: $(SYNC_STAMP)
@@ -84,5 +124,5 @@ bench: $(PROTO_STAMP)
 	$(RUN) python -m bench $(ONLY)
 
 clean:
-	rm -rf $(VENV) $(TOOLS) proto/node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) proto/node_modules $(CONSOLE)/node_modules $(CONSOLE)/dist $(CONSOLE_SCHEMA) $(CONSOLE)/openapi.json .mypy_cache .ruff_cache .pytest_cache
 	find proto/src/shequ -mindepth 1 -not -name __init__.py -not -name py.typed -delete

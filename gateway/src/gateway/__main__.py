@@ -4,10 +4,12 @@ python -m gateway migrate   bring the registry database to the latest schema
 python -m gateway seed      add the demo tenants (idempotent)
 python -m gateway serve     the public HTTP API
 python -m gateway relay     publish the outbox (tenant.onboarded …) to Kafka
+python -m gateway openapi   print the OpenAPI document (the console's types are generated from it)
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -35,6 +37,12 @@ def seed(settings: GatewaySettings) -> None:
     print(f"seeded {added} tenant nodes")
 
 
+def openapi(settings: GatewaySettings) -> None:
+    # Nothing connects: the engine, HTTP client and channels would connect on first use only.
+    with prepare_core(settings) as core:
+        print(json.dumps(create_app(core).openapi(), ensure_ascii=False, indent=1))
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level)
@@ -46,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             "migrate": lambda: upgrade(MIGRATIONS, settings.database_url),
             "seed": lambda: seed(settings),
             "serve": lambda: serve(settings),
+            "openapi": lambda: openapi(settings),
             "relay": lambda: run_relay(
                 settings.database_url,
                 service="gateway",

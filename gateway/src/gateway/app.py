@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import me, ops
+from gateway import console, me, ops
 from gateway.cases import views as cases
 from gateway.census import spreadsheets as census_spreadsheets
 from gateway.census import views as census
@@ -112,7 +112,7 @@ def create_app(core: GatewayCore) -> FastAPI:
 
     # The census spreadsheets come before the census routes: GET residents/export would
     # otherwise be taken for GET residents/{resident_id}.
-    routers = (ops.router, me.router, tenants.router, members.router)
+    routers = (ops.router, console.router, me.router, tenants.router, members.router)
     services = (
         census_spreadsheets.router,
         census.router,

@@ -31,7 +31,18 @@ class GatewaySettings(ShequSettings):
     cases_target: str = "127.0.0.1:50053"
     notify_target: str = "127.0.0.1:50054"
     grpc_timeout_s: float = 5.0
+    # The web console: its public OIDC client, the Keycloak address browsers reach (when it
+    # differs from the one the gateway uses inside the cluster), and its built files (empty: the
+    # source checkout's gateway/console/dist).
+    console_client_id: str = "shequ-console"
+    public_keycloak_url: str = ""
+    console_dir: str = ""
 
     @property
     def issuer(self) -> str:
         return f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_realm}"
+
+    @property
+    def public_issuer(self) -> str:
+        base = (self.public_keycloak_url or self.keycloak_url).rstrip("/")
+        return f"{base}/realms/{self.keycloak_realm}"

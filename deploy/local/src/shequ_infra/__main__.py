@@ -26,6 +26,9 @@ def banner(infra: LocalInfrastructure, platform: RunningPlatform) -> str:
     gw = platform.gateway_url
     lines = ["", "Shequ 社区 — the platform is up", ""]
     lines += [
+        f"  Web console:   {gw}/console/   (log in as a demo user below: shushan-admin → the "
+        "street cockpit, hushan-staff → Hushan's workspace, shibei-grid / shibei-resident → "
+        "phone pages)",
         f"  Gateway API:   {gw}/api/v1/   (OpenAPI docs {gw}/docs, readiness {gw}/readyz)",
         f"  Census gRPC:   {platform.census_target}",
         f"  Grid gRPC:     {platform.grid_target}   (grids, micro-grids, coverage, visits; "

@@ -32,6 +32,7 @@ READY_TIMEOUT_S = 240.0  # the very first start also augments the distribution (
 LOCAL_ADMIN = ("admin", "admin")  # master-realm admin of a throw-away local server only
 HEAP = "-Xms64m -Xmx768m"
 NO_AUDIENCE_CLIENT = "test-without-audience"
+CONSOLE_CLIENT = "shequ-console"
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,21 @@ class KeycloakServer:
         if created.status_code not in (201, 409):  # 409: made by an earlier call
             created.raise_for_status()
         return str(self.password_grant(username, password, NO_AUDIENCE_CLIENT)["access_token"])
+
+    def allow_console_at(self, gateway_url: str) -> None:
+        """Lets the web console served by a gateway at ``gateway_url`` log in: its callback and
+        origin are added to the ``shequ-console`` client (the realm names only port 8000)."""
+        admin = {"Authorization": f"Bearer {self.master_admin_token()}"}
+        clients = f"{self.url}/admin/realms/{REALM}/clients"
+        found = httpx.get(clients, params={"clientId": CONSOLE_CLIENT}, headers=admin, timeout=30)
+        found.raise_for_status()
+        client = found.json()[0]
+        redirect = f"{gateway_url.rstrip('/')}/console/*"
+        if redirect in client.get("redirectUris", []):
+            return
+        client["redirectUris"] = [*client.get("redirectUris", []), redirect]
+        updated = httpx.put(f"{clients}/{client['id']}", json=client, headers=admin, timeout=30)
+        updated.raise_for_status()
 
     def master_admin_token(self) -> str:
         """An access token of the local server's master-realm admin (a foreign realm to shequ)."""

@@ -267,6 +267,7 @@ def running_platform(
             notify_port=notify_port,
             sinks=sinks,
         )
+        infra.keycloak.allow_console_at(platform.gateway_url)
         yield from _run_packages(platform, packages, logs)
 
 
