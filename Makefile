@@ -32,8 +32,10 @@ CONSOLE_BUILD := $(CONSOLE)/dist/index.html
 CONSOLE_SCHEMA := $(CONSOLE)/src/schema.d.ts
 GATEWAY_SOURCES := $(shell find gateway/src -name '*.py')
 CONSOLE_SOURCES := $(shell find $(CONSOLE)/src -type f -not -name schema.d.ts) $(addprefix $(CONSOLE)/,index.html vite.config.ts tsconfig.json)
-# The browser tests drive Debian's Chromium (Playwright's own browser download cannot be reached).
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot be reached);
+# the Noto CJK fonts make the Chinese in their screenshots legible.
 CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 PYPROJECTS := pyproject.toml $(wildcard kit/pyproject.toml proto/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml deploy/local/pyproject.toml)
 # Type-checked one by one: each member's tests live in a `tests` tree of their own.
 TYPED := kit services/census services/grid services/cases services/notify gateway deploy/local tests bench proto/generate.py
@@ -82,11 +84,11 @@ $(CONSOLE_BUILD): $(CONSOLE_SCHEMA) $(CONSOLE_SOURCES)
 
 console: $(CONSOLE_BUILD)
 
-$(CHROMIUM):
+$(CHROMIUM) $(CJK_FONT):
 	@if [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	else \
-		echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; \
+		echo "The browser tests need Debian's chromium and fonts-noto-cjk: sudo apt-get install -y chromium fonts-noto-cjk" >&2; exit 1; \
 	fi
 
 lint: $(PROTO_STAMP) $(BUF_STAMP) $(CONSOLE_SCHEMA)
@@ -108,7 +110,7 @@ integration: $(PROTO_STAMP)
 
 # The console in headless Chromium against the whole platform; screenshots land in
 # artifacts/screenshots/ (the README's tour links them).
-browser: $(PROTO_STAMP) $(CONSOLE_BUILD) $(CHROMIUM)
+browser: $(PROTO_STAMP) $(CONSOLE_BUILD) $(CHROMIUM) $(CJK_FONT)
 	$(RUN) pytest -m browser
 
 test: lint unit integration browser
