@@ -1,6 +1,6 @@
 # Shequ 社区 — the only entry points. `make run` starts the platform, `make test` proves it.
 # Everything a target needs is installed by the target itself (uv, Python packages, buf, Kafka,
-# Keycloak, PostgreSQL); the machine needs Python 3.11, Maven and Node.js (Java is optional).
+# Keycloak, PostgreSQL, helm); the machine needs Python 3.11, Maven, Node.js and Go (Java is optional).
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -36,11 +36,15 @@ CONSOLE_SOURCES := $(shell find $(CONSOLE)/src -type f -not -name schema.d.ts) $
 # the Noto CJK fonts make the Chinese in their screenshots legible.
 CHROMIUM := /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
-PYPROJECTS := pyproject.toml $(wildcard kit/pyproject.toml proto/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml deploy/local/pyproject.toml)
+PYPROJECTS := pyproject.toml $(wildcard kit/pyproject.toml proto/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml deploy/local/pyproject.toml deploy/check/pyproject.toml)
 # Type-checked one by one: each member's tests live in a `tests` tree of their own.
-TYPED := kit services/census services/grid services/cases services/notify gateway deploy/local tests bench proto/generate.py
+TYPED := kit services/census services/grid services/cases services/notify gateway deploy/local deploy/check tests bench proto/generate.py
+# helm renders the Kubernetes chart (make deploy-check); built once from the Go module proxy.
+HELM_VERSION := v3.21.4
+HELM := $(TOOLS)/bin/helm
+HELM_STAMP := $(TOOLS)/.helm-$(HELM_VERSION)
 
-.PHONY: help run test unit integration browser lint proto console bench fetch clean
+.PHONY: help run test unit integration browser lint proto console bench fetch clean deploy-check
 
 help:
 	@echo "make run    start the whole platform locally (PostgreSQL, Kafka, Keycloak, …) and print where to log in"
@@ -49,6 +53,7 @@ help:
 	@echo "make proto  regenerate the Python bindings from proto/"
 	@echo "make lint   ruff, mypy, buf lint and the console's type check"
 	@echo "make console build the web console (also done by make run and make test)"
+	@echo "make deploy-check  check the Dockerfile and the Helm chart (rendered, schema-validated, policies)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -98,7 +103,7 @@ lint: $(PROTO_STAMP) $(BUF_STAMP) $(CONSOLE_SCHEMA)
 	cd proto && node_modules/.bin/buf lint
 	cd $(CONSOLE) && npm run typecheck --silent
 
-unit: $(PROTO_STAMP) $(CONSOLE_DEPS)
+unit: $(PROTO_STAMP) $(CONSOLE_DEPS) $(HELM_STAMP)
 	$(RUN) pytest -m "not integration"
 	cd $(CONSOLE) && npm test --silent
 
@@ -113,7 +118,18 @@ integration: $(PROTO_STAMP)
 browser: $(PROTO_STAMP) $(CONSOLE_BUILD) $(CHROMIUM) $(CJK_FONT)
 	$(RUN) pytest -m browser
 
-test: lint unit integration browser
+# The images and the chart without a Docker engine or a cluster: the Dockerfile parsed and held
+# to the code's run modes, the chart linted and rendered with default, production and operator
+# values, every manifest validated against the Kubernetes schemas offline, and our policies.
+deploy-check: $(PROTO_STAMP) $(HELM_STAMP)
+	$(RUN) python -m shequ_deploycheck check --helm $(HELM)
+
+# Compiled once (a few minutes), niced.
+$(HELM_STAMP): | $(UV)
+	GOBIN="$(abspath $(TOOLS)/bin)" GOFLAGS=-buildvcs=false nice go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	touch $@
+
+test: lint deploy-check unit integration browser
 
 run: $(PROTO_STAMP) $(CONSOLE_BUILD)
 	$(RUN) shequ-local run

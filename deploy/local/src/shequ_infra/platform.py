@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 
 import httpx
 from kafka import KafkaAdminClient
@@ -40,6 +41,17 @@ PLATFORM_TOPICS = (
     "shequ.notify.v1",
 )
 TOPIC_PARTITIONS = 3
+# The long-running processes of each package (`python -m <package> <mode>`): started here by
+# `make run`, one Deployment each in the Helm chart (shequ_deploycheck checks it renders these).
+RUN_MODES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "census": ("serve", "relay"),
+        "grid": ("serve", "relay", "consume"),
+        "cases": ("serve", "relay", "consume", "scheduler"),
+        "notify": ("serve", "relay", "consume", "dispatch"),
+        "gateway": ("serve", "relay"),
+    }
+)
 GATEWAY_PORT = 8000  # the console client's redirect URIs in the local realm name this port
 READY_TIMEOUT_S = 60.0
 
@@ -142,6 +154,7 @@ def platform_packages(
     census = PlatformPackage(
         package="census",
         setup_modes=("migrate", "seed"),
+        run_modes=RUN_MODES["census"],
         environment={
             "CENSUS_ENVIRONMENT": "development",
             "CENSUS_DATABASE_URL": infra.postgres.dsn("census"),
@@ -157,7 +170,7 @@ def platform_packages(
         setup_modes=("migrate", "seed"),
         # consume keeps the grid's projections of the census and of the cases current
         # (workload with open cases per building, coverage).
-        run_modes=("serve", "relay", "consume"),
+        run_modes=RUN_MODES["grid"],
         environment={
             "GRID_ENVIRONMENT": "development",
             "GRID_DATABASE_URL": infra.postgres.dsn("grid"),
@@ -172,7 +185,7 @@ def platform_packages(
     cases = PlatformPackage(
         package="cases",
         # consume seeds each onboarded tenant's catalogue; scheduler escalates overdue cases.
-        run_modes=("serve", "relay", "consume", "scheduler"),
+        run_modes=RUN_MODES["cases"],
         environment={
             "CASES_ENVIRONMENT": "development",
             "CASES_DATABASE_URL": infra.postgres.dsn("cases"),
@@ -188,7 +201,7 @@ def platform_packages(
         package="notify",
         setup_modes=("migrate", "seed"),
         # consume turns case events into in-app messages; dispatch sends the notices.
-        run_modes=("serve", "relay", "consume", "dispatch"),
+        run_modes=RUN_MODES["notify"],
         environment={
             "NOTIFY_ENVIRONMENT": "development",
             "NOTIFY_DATABASE_URL": infra.postgres.dsn("notify"),
@@ -210,6 +223,7 @@ def platform_packages(
     gateway = PlatformPackage(
         package="gateway",
         setup_modes=("migrate", "seed"),
+        run_modes=RUN_MODES["gateway"],
         environment={
             "GATEWAY_ENVIRONMENT": "development",
             "GATEWAY_HOST": "127.0.0.1",
