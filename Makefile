@@ -36,9 +36,9 @@ CONSOLE_SOURCES := $(shell find $(CONSOLE)/src -type f -not -name schema.d.ts) $
 # the Noto CJK fonts make the Chinese in their screenshots legible.
 CHROMIUM := /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
-PYPROJECTS := pyproject.toml $(wildcard kit/pyproject.toml proto/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml deploy/local/pyproject.toml deploy/check/pyproject.toml)
+PYPROJECTS := pyproject.toml $(wildcard kit/pyproject.toml proto/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml deploy/local/pyproject.toml deploy/check/pyproject.toml cli/pyproject.toml)
 # Type-checked one by one: each member's tests live in a `tests` tree of their own.
-TYPED := kit services/census services/grid services/cases services/notify gateway deploy/local deploy/check tests bench proto/generate.py
+TYPED := kit services/census services/grid services/cases services/notify gateway deploy/local deploy/check cli tests bench proto/generate.py
 # helm renders the Kubernetes chart (make deploy-check); built once from the Go module proxy.
 HELM_VERSION := v3.21.4
 HELM := $(TOOLS)/bin/helm

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -22,12 +22,14 @@ from gateway.grid import views as grid
 from gateway.members import views as members
 from gateway.notify import views as notify
 from gateway.open311 import views as open311
+from gateway.operations import views as operations
 from gateway.problems import install_problem_handlers
 from gateway.tenants import views as tenants
 from shequ.cases.v1 import cases_pb2_grpc
 from shequ.census.v1 import census_pb2_grpc
 from shequ.grid.v1 import grid_pb2_grpc
 from shequ.notify.v1 import notify_pb2_grpc
+from shequ.ops.v1 import ops_pb2_grpc
 from shequ_kit.context import call_context, new_request_id
 from shequ_kit.db import make_engine, tenant_sessionmaker
 from shequ_kit.grpc_client import make_channel
@@ -47,6 +49,8 @@ class GatewayCore:
     grid: grid_pb2_grpc.GridServiceStub
     cases: cases_pb2_grpc.CasesServiceStub
     notify: notify_pb2_grpc.NotifyServiceStub
+    # Each service's OpsService, by service name (/api/v1/ops/…).
+    ops: Mapping[str, ops_pb2_grpc.OpsServiceStub]
 
 
 @contextmanager
@@ -78,6 +82,12 @@ def prepare_core(settings: GatewaySettings) -> Iterator[GatewayCore]:
             grid=grid_pb2_grpc.GridServiceStub(grid_channel),
             cases=cases_pb2_grpc.CasesServiceStub(cases_channel),
             notify=notify_pb2_grpc.NotifyServiceStub(notify_channel),
+            ops={
+                "census": ops_pb2_grpc.OpsServiceStub(census_channel),
+                "grid": ops_pb2_grpc.OpsServiceStub(grid_channel),
+                "cases": ops_pb2_grpc.OpsServiceStub(cases_channel),
+                "notify": ops_pb2_grpc.OpsServiceStub(notify_channel),
+            },
         )
     finally:
         census_channel.close()
@@ -112,7 +122,14 @@ def create_app(core: GatewayCore) -> FastAPI:
 
     # The census spreadsheets come before the census routes: GET residents/export would
     # otherwise be taken for GET residents/{resident_id}.
-    routers = (ops.router, console.router, me.router, tenants.router, members.router)
+    routers = (
+        ops.router,
+        console.router,
+        me.router,
+        tenants.router,
+        members.router,
+        operations.router,
+    )
     services = (
         census_spreadsheets.router,
         census.router,

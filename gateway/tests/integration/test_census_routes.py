@@ -430,6 +430,36 @@ def test_residents_do_not_read_the_census(api: TestClient, token_of: Login) -> N
     assert "community-staff" in problem["params"]["required_roles"]
 
 
+def test_a_resident_lists_complexes_and_buildings_but_not_who_lives_there(
+    api: TestClient, token_of: Login, places: dict[str, dict[str, Any]], elder: dict[str, Any]
+) -> None:
+    # Names and numbers are posted at every gate: a resident picks where a problem is.
+    resident = auth(token_of("hushan-resident"))
+    complexes = api.get(url(HUSHAN, "/complexes"), headers=resident)
+    assert complexes.status_code == 200, complexes.text
+    assert places["complex"]["id"] in {c["id"] for c in complexes.json()["items"]}
+    buildings = api.get(
+        url(HUSHAN, "/buildings"),
+        headers=resident,
+        params={"complex_id": places["complex"]["id"]},
+    )
+    assert buildings.status_code == 200, buildings.text
+    assert [b["number"] for b in buildings.json()["items"]] == ["3幢"]
+    building_id = places["building"]["id"]
+    for path, params in [
+        ("/residents", {"building_id": building_id}),
+        ("/households", {"building_id": building_id}),
+        ("/dwellings", {"building_id": building_id}),
+        (f"/buildings/{building_id}", {}),
+        (f"/residents/{elder['id']}", {}),
+        ("/stats/census", {}),
+    ]:
+        refused = api.get(url(HUSHAN, path), headers=resident, params=params)
+        assert_problem(refused, 403, "auth.permission_denied")
+    foreign = api.get(url(XIANGYUAN, "/buildings"), headers=resident)
+    assert foreign.status_code == 403
+
+
 @pytest.fixture
 def contract_only_census() -> Iterator[str]:
     """A gRPC server with the contract's generated base servicer and none of the kit's

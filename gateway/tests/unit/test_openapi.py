@@ -129,6 +129,10 @@ EXPECTED_OPERATIONS = {
     ("get", "/open311/v2/{tenant}/requests/{service_request_id}.{fmt}"): "getOpen311Request",
     ("get", "/healthz"): "healthz",
     ("get", "/readyz"): "readyz",
+    ("get", "/api/v1/ops/outbox"): "getOutboxStatus",
+    ("post", "/api/v1/ops/outbox/replay"): "replayOutbox",
+    ("get", "/api/v1/ops/consumers"): "getConsumerLag",
+    ("post", "/api/v1/ops/projections/{service}/{name}/rebuild"): "rebuildProjection",
 }
 
 

@@ -59,6 +59,9 @@ from shequ_kit.errors import (
     unauthenticated,
 )
 from shequ_kit.metrics import RPC_DURATION, RPC_REQUESTS
+from shequ_kit.ops import SERVICE_NAME as OPS_SERVICE_NAME
+from shequ_kit.ops import TENANTLESS_METHODS as OPS_TENANTLESS_METHODS
+from shequ_kit.ops import Operations, register_operations
 from shequ_kit.tenancy import TENANT_METADATA_KEY, InvalidTenantIdError, TenantId, tenant_scope
 from shequ_kit.tokens import TokenVerifier, bearer_token
 
@@ -130,6 +133,7 @@ def build_grpc_server(
     host: str = "0.0.0.0",  # noqa: S104 - reached in-cluster through its Service
     max_workers: int = 16,
     tenantless_methods: Collection[str] = (),
+    operations: Operations | None = None,
 ) -> grpc.Server:
     """Build (not start) a gRPC server with the kit's interceptors, health and reflection.
 
@@ -139,7 +143,13 @@ def build_grpc_server(
     the health service and listed by reflection. ``tenantless_methods`` are full method paths
     (``/shequ.gateway.v1.Tenants/ListMine``) that run without ``x-tenant-id``; when one is
     given anyway it is checked like everywhere else. ``service`` labels logs and metrics.
+    ``operations`` adds ``shequ.ops.v1.OpsService`` (``shequ_kit.ops``) over the process's outbox,
+    consumer groups and projections; its calls need a token but no tenant.
     """
+    if operations is not None:
+        registrations = [*registrations, register_operations(operations)]
+        service_names = [*service_names, OPS_SERVICE_NAME]
+        tenantless_methods = [*tenantless_methods, *OPS_TENANTLESS_METHODS]
     for path in tenantless_methods:
         if not path.startswith("/") or path.count("/") != 2:
             raise ValueError(f"tenantless method {path!r} is not a /package.Service/Method path")

@@ -23,6 +23,9 @@ SCREENSHOTS = Path(os.environ.get("SHEQU_ARTIFACTS", Path.cwd() / "artifacts")) 
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 UI_TIMEOUT_MS = 20_000
+# Assertions wait as long as actions do: a page that shows the right thing after a slow answer
+# (a loaded CI machine, a notice still expanding) is right, not a failure.
+expect.set_options(timeout=UI_TIMEOUT_MS)
 
 
 @dataclass

@@ -150,7 +150,8 @@ BuildingQuery = Annotated[str | None, Query(description="只看此楼幢 Of this
 
 @router.get("/complexes", operation_id="listComplexes", response_model=ComplexPage)
 def list_complexes(census: Census, page: PageQuery) -> ComplexPage:
-    """小区列表（街道可跨社区查看）。Residential complexes; a street sees its communities'."""
+    """小区列表（街道可跨社区查看；本社区居民也可查看，用于上报地点）。Residential complexes;
+    a street sees its communities'; the community's residents read them to name a place."""
     reply: pb.ListComplexesResponse = census.stub.ListComplexes(
         pb.ListComplexesRequest(page=page), **census.options
     )
@@ -176,7 +177,8 @@ def create_complex(census: Census, body: CreateComplex) -> ComplexOut:
 def list_buildings(
     census: Census, page: PageQuery, complex_id: ComplexQuery = None
 ) -> BuildingPage:
-    """楼幢列表，可按小区筛选。Buildings, optionally of one complex."""
+    """楼幢列表，可按小区筛选；本社区居民也可查看楼号（不含户、人）。Buildings, optionally of
+    one complex; the community's residents read their numbers too (no households, no people)."""
     reply: pb.ListBuildingsResponse = census.stub.ListBuildings(
         pb.ListBuildingsRequest(complex_id=complex_id or "", page=page), **census.options
     )

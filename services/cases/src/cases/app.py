@@ -24,6 +24,7 @@ from shequ_kit.cache import NotifiedCache
 from shequ_kit.consumer import EventConsumer
 from shequ_kit.db import make_engine, tenant_sessionmaker
 from shequ_kit.grpc_server import build_grpc_server
+from shequ_kit.ops import ConsumerGroup, Operations
 from shequ_kit.service_tokens import ServiceCredentials
 from shequ_kit.tokens import TokenVerifier
 
@@ -92,6 +93,12 @@ def build_server(core: CasesCore) -> grpc.Server:
         verifier=core.verifier,
         host=core.settings.grpc_host,
         port=core.settings.grpc_port,
+        operations=Operations(
+            service="cases",
+            engine=core.engine,
+            kafka_bootstrap_servers=core.settings.kafka_bootstrap_servers,
+            consumers=[ConsumerGroup(core.settings.consumer_group, (core.settings.gateway_topic,))],
+        ),
     )
 
 

@@ -20,6 +20,7 @@ from census.people.service import Protection
 from shequ.census.v1 import census_pb2_grpc
 from shequ_kit.db import make_engine, tenant_sessionmaker
 from shequ_kit.grpc_server import build_grpc_server
+from shequ_kit.ops import Operations
 from shequ_kit.tokens import TokenVerifier
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -73,4 +74,9 @@ def build_server(core: CensusCore) -> grpc.Server:
         verifier=core.verifier,
         host=core.settings.grpc_host,
         port=core.settings.grpc_port,
+        operations=Operations(
+            service="census",
+            engine=core.engine,
+            kafka_bootstrap_servers=core.settings.kafka_bootstrap_servers,
+        ),
     )

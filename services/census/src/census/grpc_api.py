@@ -141,26 +141,28 @@ def statistics_to_proto(figures: Statistics) -> pb.Statistics:
     )
 
 
-def complex_to_proto(c: Complex) -> pb.Complex:
+def complex_to_proto(c: Complex, *, verification: bool = True) -> pb.Complex:
+    """``verification=False`` for public readers: who verified a place is the census's own."""
     return pb.Complex(
         id=str(c.id),
         tenant_id=c.tenant_id,
         name=c.name,
         address=c.address,
         delivered_year=c.delivered_year or 0,
-        verification=_verification(c),
+        verification=_verification(c) if verification else None,
         version=c.version,
     )
 
 
-def building_to_proto(b: Building) -> pb.Building:
+def building_to_proto(b: Building, *, verification: bool = True) -> pb.Building:
+    """``verification=False`` for public readers, as for complexes."""
     return pb.Building(
         id=str(b.id),
         tenant_id=b.tenant_id,
         complex_id=str(b.complex_id),
         number=b.number,
         floors=b.floors or 0,
-        verification=_verification(b),
+        verification=_verification(b) if verification else None,
         version=b.version,
     )
 
@@ -288,13 +290,14 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
     def ListComplexes(
         self, request: pb.ListComplexesRequest, context: Any
     ) -> pb.ListComplexesResponse:
-        """小区列表（街道可跨社区）。Complexes, across communities for a street."""
-        access.for_reading()
+        """小区列表（街道可跨社区；居民也可查看名称）。Complexes, across communities for a
+        street; residents read them too (names only) to say where a problem is."""
+        full = access.for_reading_places()
         page = page_of(request.page)
         with self.core.sessions() as session:
             found = places.list_complexes(session, page)
             return pb.ListComplexesResponse(
-                complexes=[complex_to_proto(c) for c in found[: page.size]],
+                complexes=[complex_to_proto(c, verification=full) for c in found[: page.size]],
                 page=page_response(found, page, lambda c: [c.name, str(c.id)]),
             )
 
@@ -328,13 +331,14 @@ class CensusServicer(census_pb2_grpc.CensusServiceServicer):
     def ListBuildings(
         self, request: pb.ListBuildingsRequest, context: Any
     ) -> pb.ListBuildingsResponse:
-        """楼幢列表。Buildings, optionally of one complex."""
-        access.for_reading()
+        """楼幢列表（居民也可查看楼号）。Buildings, optionally of one complex; residents read
+        them too (numbers only)."""
+        full = access.for_reading_places()
         page = page_of(request.page)
         with self.core.sessions() as session:
             found = places.list_buildings(session, request.complex_id, page)
             return pb.ListBuildingsResponse(
-                buildings=[building_to_proto(b) for b in found[: page.size]],
+                buildings=[building_to_proto(b, verification=full) for b in found[: page.size]],
                 page=page_response(found, page, lambda b: [str(b.complex_id), b.number, str(b.id)]),
             )
 

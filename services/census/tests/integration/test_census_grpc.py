@@ -6,6 +6,7 @@ from typing import Any
 import grpc
 import psycopg
 import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
 from sqlalchemy import select
 
 from census.app import CensusCore
@@ -267,6 +268,53 @@ def test_a_street_admin_reads_across_communities_but_does_not_write(
 def test_residents_do_not_read_the_census(call: Call) -> None:
     error = refused(
         lambda: call("ListResidents", pb.ListResidentsRequest(), user="hushan-resident")
+    )
+    assert error.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+@pytest.mark.usefixtures("household")  # registers 晴庐 first
+def test_residents_list_complexes_and_buildings_but_nothing_inside_them(call: Call) -> None:
+    # Names and numbers are posted at the gate: a resident names the place of a problem.
+    gate = call("CreateComplex", pb.CreateComplexRequest(name="公告小区", address="门口路1号"))
+    posted = call(
+        "CreateBuilding", pb.CreateBuildingRequest(complex_id=gate.complex.id, number="1幢")
+    ).building
+    call(
+        "UpdateBuilding",
+        pb.UpdateBuildingRequest(
+            building_id=posted.id,
+            update_mask=FieldMask(paths=["floors"]),
+            floors=6,
+            expected_version=posted.version,
+        ),
+    )
+    complexes = call("ListComplexes", pb.ListComplexesRequest(), user="hushan-resident").complexes
+    assert {"晴庐", "公告小区"} <= {c.name for c in complexes}
+    buildings = call(
+        "ListBuildings", pb.ListBuildingsRequest(complex_id=gate.complex.id), user="hushan-resident"
+    ).buildings
+    assert [(b.number, b.floors) for b in buildings] == [("1幢", 6)]
+    # Who verified the building (a staff member) is the census's, not the resident's.
+    assert buildings[0].verification.verified_by == ""
+    staff_view = call("ListBuildings", pb.ListBuildingsRequest(complex_id=gate.complex.id))
+    assert staff_view.buildings[0].verification.verified_by == "hushan-staff"
+    # No counts, dwellings, households or people behind the numbers.
+    for method, request in [
+        ("GetBuilding", pb.GetBuildingRequest(building_id=posted.id)),
+        ("ListDwellings", pb.ListDwellingsRequest(building_id=posted.id)),
+        ("ListHouseholds", pb.ListHouseholdsRequest(building_id=posted.id)),
+        ("ListResidents", pb.ListResidentsRequest(building_id=posted.id)),
+    ]:
+        with pytest.raises(grpc.RpcError) as failure:
+            call(method, request, user="hushan-resident")
+        assert failure.value.code() is grpc.StatusCode.PERMISSION_DENIED, method
+
+
+def test_a_resident_does_not_list_another_communitys_buildings(call: Call) -> None:
+    error = refused(
+        lambda: call(
+            "ListBuildings", pb.ListBuildingsRequest(), user="hushan-resident", tenant=XIANGYUAN
+        )
     )
     assert error.code() is grpc.StatusCode.PERMISSION_DENIED
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from grid.case_projection import PREFIX as CASES_PREFIX
 from grid.case_projection import CaseHandler
-from grid.census_sync import CensusClient, rebuild_tenant
+from grid.census_sync import CensusClient, known_communities, rebuild_tenant
 from grid.config import GridSettings
 from grid.grpc_api import SERVICE_NAME, GridServicer
 from grid.projection import CensusHandler
@@ -22,10 +22,11 @@ from shequ.grid.v1 import grid_pb2_grpc
 from shequ_kit.cache import NotifiedCache
 from shequ_kit.cloudevents import ReceivedEvent
 from shequ_kit.consumer import EventConsumer, EventHandler
-from shequ_kit.db import make_engine, tenant_sessionmaker
+from shequ_kit.db import make_engine, system_scope, tenant_sessionmaker
 from shequ_kit.grpc_server import build_grpc_server
+from shequ_kit.ops import ConsumerGroup, Operations, Rebuilt
 from shequ_kit.service_tokens import ServiceCredentials
-from shequ_kit.tenancy import TenantId
+from shequ_kit.tenancy import TenantId, tenant_scope
 from shequ_kit.tokens import TokenVerifier
 
 LAYOUT_CHANNEL = "grid_layout"  # notified by the layout tables' triggers (migration 0002)
@@ -55,6 +56,22 @@ class GridCore:
 
     def resync(self, session: Session, tenant: TenantId) -> object:
         return rebuild_tenant(session, self.census(), tenant)
+
+    def rebuild_census_projection(self, tenant: TenantId | None) -> Rebuilt:
+        """The ops hook: ask census again for a community, or for every community grid knows
+        in a street's (or the whole platform's) subtree; one transaction per community."""
+        if tenant is not None and tenant.is_community:
+            communities = [tenant]
+        else:
+            with system_scope(), self.sessions() as session:
+                communities = known_communities(session, tenant)
+        rows = 0
+        for community in communities:
+            with tenant_scope(community), self.sessions.begin() as session:
+                rebuilt = rebuild_tenant(session, self.census(), community)
+            rows += rebuilt.buildings + rebuilt.households + rebuilt.residents
+            rows += rebuilt.enterprises
+        return Rebuilt(tuple(communities), rows)
 
     def close(self) -> None:
         self.coverage_cache.close()
@@ -98,6 +115,18 @@ def build_server(core: GridCore) -> grpc.Server:
         verifier=core.verifier,
         host=core.settings.grpc_host,
         port=core.settings.grpc_port,
+        operations=Operations(
+            service="grid",
+            engine=core.engine,
+            kafka_bootstrap_servers=core.settings.kafka_bootstrap_servers,
+            consumers=[
+                ConsumerGroup(
+                    core.settings.consumer_group,
+                    (core.settings.census_topic, core.settings.cases_topic),
+                )
+            ],
+            projections={"census": core.rebuild_census_projection},
+        ),
     )
 
 

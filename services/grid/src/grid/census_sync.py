@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from sqlalchemy import delete
+from sqlalchemy import delete, or_, select, union
 from sqlalchemy.orm import Session
 
 from grid.models import (
@@ -24,6 +24,7 @@ from grid.models import (
     CensusEnterprise,
     CensusHousehold,
     CensusResident,
+    Community,
 )
 from grid.projection import care_tags
 from shequ.census.v1 import census_pb2 as cpb
@@ -191,3 +192,20 @@ def rebuild_tenant(session: Session, census: CensusClient, tenant: TenantId) -> 
         for start in range(0, len(batch), 2000):
             session.execute(model.__table__.insert(), batch[start : start + 2000])
     return Rebuilt(len(buildings), len(households), len(residents), len(enterprises))
+
+
+def known_communities(session: Session, within: TenantId | None) -> list[TenantId]:
+    """The communities grid has laid out or projected, in ``within``'s subtree (all for None);
+    the session works across tenants (``system_scope``)."""
+    laid_out = select(Community.tenant_id)
+    projected = select(CensusBuilding.tenant_id).distinct()
+    if within is not None:
+        subtree = within.value + ".%"
+        laid_out = laid_out.where(
+            or_(Community.tenant_id == within.value, Community.tenant_id.like(subtree))
+        )
+        projected = projected.where(
+            or_(CensusBuilding.tenant_id == within.value, CensusBuilding.tenant_id.like(subtree))
+        )
+    found = session.scalars(union(laid_out, projected)).all()
+    return sorted({TenantId(value) for value in found}, key=lambda tenant: tenant.value)

@@ -21,6 +21,7 @@ from shequ.notify.v1 import notify_pb2_grpc
 from shequ_kit.db import make_engine, tenant_sessionmaker
 from shequ_kit.grpc_client import make_channel
 from shequ_kit.grpc_server import build_grpc_server
+from shequ_kit.ops import ConsumerGroup, Operations
 from shequ_kit.service_tokens import ServiceCredentials
 from shequ_kit.tenancy import TenantId, tenant_scope
 from shequ_kit.tokens import TokenVerifier
@@ -102,4 +103,10 @@ def build_server(core: NotifyCore) -> grpc.Server:
         verifier=core.verifier,
         host=core.settings.grpc_host,
         port=core.settings.grpc_port,
+        operations=Operations(
+            service="notify",
+            engine=core.engine,
+            kafka_bootstrap_servers=core.settings.kafka_bootstrap_servers,
+            consumers=[ConsumerGroup(core.settings.consumer_group, (core.settings.cases_topic,))],
+        ),
     )
