@@ -51,6 +51,7 @@ import httpx
 import psycopg
 
 from bench.gateway import percentile
+from bench.storage import bytes_per_record
 from cases.catalogue import DEFAULT_CATALOGUE, CategoryDef
 from cases.lifecycle import Level
 from cases.models import CaseNumber, CaseRow, TimelineRow
@@ -1073,7 +1074,13 @@ def run(infra: LocalInfrastructure, platform: RunningPlatform) -> list[Row]:
             "communities (COPY, indexes rebuilt, ANALYZE)",
             cases / took,
             "cases/s",
-        )
+        ),
+        (
+            f"storage per case with its timeline ({lines / max(cases, 1):.1f} lines each; "
+            "every cases table and index / cases)",
+            bytes_per_record(infra.postgres.superuser_dsn("cases"), cases),
+            "bytes",
+        ),
     ]
     reports = Reports.of(hushan.spots, Intake.default(now))
     with staff_client(platform, staff_token(infra)) as client:

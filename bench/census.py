@@ -16,6 +16,7 @@ import grpc
 import httpx
 import psycopg
 
+from bench.storage import bytes_per_record
 from census.__main__ import MIGRATIONS
 from census.app import CensusCore, build_server, prepare_core
 from census.config import CensusSettings
@@ -145,6 +146,11 @@ def filtered_list(
         ("list 50 elderly residents of a community, p50", samples[len(samples) // 2], "ms"),
         ("list 50 elderly residents of a community, p99", samples[int(len(samples) * 0.99)], "ms"),
         *census_statistics(core, stub, admin),
+        (
+            "storage per resident (every census table and index / residents)",
+            bytes_per_record(infra.postgres.superuser_dsn("census_bench"), total),
+            "bytes",
+        ),
     ]
 
 

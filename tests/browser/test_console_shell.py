@@ -67,3 +67,28 @@ def test_gateway_serves_the_app_shell_for_deep_links_and_hashed_assets(desktop: 
     assert missing.status_code == 404
     escape = httpx.get(f"{gateway}/console/..%2F..%2Fpyproject.toml")
     assert "[project]" not in escape.text
+
+
+_STORED_USER = "Object.keys(sessionStorage).find((k) => k.startsWith('oidc.user:'))"
+
+
+def test_an_expired_access_token_is_renewed_silently(desktop: Console) -> None:
+    page = desktop.login("hushan-staff")
+    expect(page.locator(".shell-aside")).to_contain_text("消息")
+    # Age the stored token past its expiry: the next API call must renew it with the refresh
+    # token in the background, without sending the user back to the login page.
+    before = page.evaluate(
+        f"""() => {{
+            const key = {_STORED_USER};
+            const user = JSON.parse(sessionStorage.getItem(key));
+            user.expires_at = Math.floor(Date.now() / 1000) - 30;
+            sessionStorage.setItem(key, JSON.stringify(user));
+            return user.access_token;
+        }}"""
+    )
+    page.locator(".shell-aside").get_by_text("消息").click()
+    expect(page.locator(".inbox")).to_be_visible()
+    expect(page.locator(".async-state")).to_have_attribute("data-state", re.compile("ready|empty"))
+    assert "/realms/shequ/" not in page.url
+    after = page.evaluate(f"() => JSON.parse(sessionStorage.getItem({_STORED_USER})).access_token")
+    assert after != before

@@ -190,6 +190,7 @@ def test_a_resident_report_is_handled_on_the_workers_phone_and_rated_by_the_resi
     expect(mine.get_by_test_id("case-countdown")).to_have_text(re.compile(r"^剩余"))
     worker_phone.screenshot("grid-worker-cases")
     mine.click()
+    expect(worker).to_have_url(re.compile(rf"{WORKER}/cases/[0-9a-f-]+$"))
     expect(worker.get_by_test_id("case-state")).to_have_text("已派遣")
     worker.get_by_test_id("action-start").click()
     worker.get_by_test_id("action-submit").click()
@@ -238,6 +239,7 @@ def test_a_resident_report_is_handled_on_the_workers_phone_and_rated_by_the_resi
             )
         )["case"]["version"]
     followed.click()
+    expect(page).to_have_url(re.compile(rf"{RESIDENT}/cases/[0-9a-f-]+$"))
     expect(page.get_by_test_id("case-state")).to_have_text("已结案")
     expect(page.get_by_test_id("case-timeline")).to_contain_text("已联系物业清理")
     page.get_by_test_id("action-rate").click()

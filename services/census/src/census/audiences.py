@@ -6,8 +6,10 @@ are audited per resident, batch by batch, before the batch is sent.
 
 from __future__ import annotations
 
+import contextvars
 import uuid
 from collections.abc import Collection, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, NamedTuple
@@ -164,13 +166,15 @@ def residents_with_phones(
     delivering a notice.
 
     Every resident streamed gets an audit row with ``reveal``'s purpose, one statement per
-    batch committed before the batch is handed out (as an unmasked export does).
+    batch committed before the batch is handed out (as an unmasked export does). The next
+    batch is read and audited while this one is handed out, so the stream does not stop at
+    every batch for the database (a stream cut short has audited at most one batch more than
+    it sent, never fewer).
     """
     cipher = protection.cipher
     query = _audience_query(audience, today, with_phones=True)
     with sessions() as session:
-        for batch in session.execute(query).partitions():
-            audit_reveals_now(sessions, reveal, [(row.tenant_id, row.id) for row in batch])
+        for batch in _read_ahead(_audited(sessions, reveal, session.execute(query).partitions())):
             for row in batch:
                 phone = (
                     cipher.decrypt(row.phone_cipher, tenant_id=row.tenant_id, field="phone")
@@ -178,6 +182,31 @@ def residents_with_phones(
                     else ""
                 )
                 yield _in_place(row, today), phone
+
+
+def _audited(
+    sessions: sessionmaker[Session], reveal: Reveal, batches: Iterator[Sequence[Row[Any]]]
+) -> Iterator[Sequence[Row[Any]]]:
+    """Each batch once its audit rows are committed."""
+    for batch in batches:
+        audit_reveals_now(sessions, reveal, [(row.tenant_id, row.id) for row in batch])
+        yield batch
+
+
+def _read_ahead(batches: Iterator[Sequence[Row[Any]]]) -> Iterator[Sequence[Row[Any]]]:
+    """``batches`` with the next one prepared in a thread of its own while the caller works on
+    the current one. The thread runs in the caller's context (tenant, request id), one step at
+    a time, so the session behind ``batches`` is never used by two threads at once; when the
+    caller stops early, the step under way is finished before the session closes."""
+    with ThreadPoolExecutor(1, thread_name_prefix="census-read-ahead") as ahead:
+        coming = ahead.submit(contextvars.copy_context().run, _next_batch, batches)
+        while (batch := coming.result()) is not None:
+            coming = ahead.submit(contextvars.copy_context().run, _next_batch, batches)
+            yield batch
+
+
+def _next_batch(batches: Iterator[Sequence[Row[Any]]]) -> Sequence[Row[Any]] | None:
+    return next(batches, None)
 
 
 def households_per_building(session: Session, building_ids: Sequence[str]) -> BuildingCounts:

@@ -167,8 +167,9 @@ def _residents(
     request.with_phones = with_phones and bool(channels & PHONE_CHANNELS)
     request.purpose = purpose if request.with_phones else ""
     with core.reading(tenant) as session:
+        # Keyed by the id as census writes it, so a resident's place is looked up as it comes.
         robots = {
-            place: row
+            str(place): row
             for row in session.scalars(select(RobotRow))
             for place in (row.building_id, row.complex_id)
             if place is not None
@@ -194,7 +195,7 @@ def _resident(
     key: str,
     person: cpb.StreamResidentsInPlacesResponse,
     contact: ContactRow | None,
-    robots: Mapping[uuid.UUID, RobotRow],
+    robots: Mapping[str, RobotRow],
     channels: frozenset[str],
 ) -> Recipient:
     addresses: dict[str, str] = {}
@@ -225,12 +226,12 @@ def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
 
 
 def _robot_of(
-    person: cpb.StreamResidentsInPlacesResponse, robots: Mapping[uuid.UUID, RobotRow]
+    person: cpb.StreamResidentsInPlacesResponse, robots: Mapping[str, RobotRow]
 ) -> RobotRow | None:
     """The robot of the resident's building group, else of their complex group."""
     for place in (person.building_id, person.complex_id):
         if place:
-            found = robots.get(uuid.UUID(place))
+            found = robots.get(place.lower())
             if found is not None:
                 return found
     return None

@@ -3,16 +3,17 @@
 ``POST <webhook URL>`` with ``{"msgtype": "text", "text": {"content", "mentioned_mobile_list"}}``;
 the answer's ``errcode`` 0 means the group has it (delivered), 45009 is the robot's rate limit
 (try again later), 93000 an invalid key (never). A batch becomes one post per robot and text,
-@mentioning the phones of that batch's recipients (at most 100 a post). The protocol has no
-idempotency key; the header ``X-Shequ-Delivery`` lists the delivery ids a post carries so the
-receiving side can tell a repeated post.
+@mentioning the phones of that batch's recipients (at most 100 a post); different robots post
+in parallel. The protocol has no idempotency key; the header ``X-Shequ-Delivery`` lists the
+delivery ids a post carries so the receiving side can tell a repeated post.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
@@ -20,6 +21,8 @@ from notify.channels.base import Outcome, Outgoing
 from notify.ratelimit import TokenBuckets
 
 MENTIONS_PER_POST = 100
+# Robots of one batch posting at the same time (each its own group and rate limit).
+PARALLEL_ROBOTS = 8
 DELIVERY_HEADER = "X-Shequ-Delivery"
 # WeCom's answers: rate limited, system busy → later; anything else refuses this post for good.
 RETRYABLE_ERRCODES = frozenset({45009, -1})
@@ -48,15 +51,24 @@ class WecomChannel:
     name = "wecom"
 
     def __init__(
-        self, *, client: httpx.Client, limiter: TokenBuckets, batch_size: int = 200
+        self,
+        *,
+        client: httpx.Client,
+        limiter: TokenBuckets,
+        batch_size: int = 200,
+        parallel_robots: int = PARALLEL_ROBOTS,
     ) -> None:
         self.client = client
         self.limiter = limiter  # per robot: WeCom allows 20 posts a minute each
         self.batch_size = batch_size
+        self.parallel_robots = max(1, parallel_robots)
 
     def send(self, messages: Sequence[Outgoing]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(messages)
-        posts: dict[tuple[str, str, str], list[tuple[int, str]]] = defaultdict(list)
+        # Per robot, its posts in order: (webhook URL, text, [(message index, phone)]).
+        robots: dict[str, dict[tuple[str, str], list[tuple[int, str]]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
         for index, message in enumerate(messages):
             try:
                 robot_id, phone = parse_wecom_address(message.address)
@@ -66,16 +78,36 @@ class WecomChannel:
             if not message.route:
                 outcomes[index] = Outcome.permanent("群机器人已删除 the robot was removed")
                 continue
-            posts[(robot_id, message.route, message.body)].append((index, phone))
-        for (robot_id, url, body), members in posts.items():
+            robots[robot_id][(message.route, message.body)].append((index, phone))
+        work = [(robot_id, posts) for robot_id, posts in robots.items()]
+        if len(work) > 1 and self.parallel_robots > 1:
+            # Groups are independent (each robot has its own rate limit), so a batch's robots
+            # post at the same time: the time of a batch is its slowest group's, not the sum.
+            with ThreadPoolExecutor(min(self.parallel_robots, len(work))) as pool:
+                answered = list(pool.map(lambda item: self._post_robot(messages, *item), work))
+        else:
+            answered = [self._post_robot(messages, *item) for item in work]
+        for results in answered:
+            for index, outcome in results:
+                outcomes[index] = outcome
+        return [o if o is not None else Outcome.retry("未发送 not sent") for o in outcomes]
+
+    def _post_robot(
+        self,
+        messages: Sequence[Outgoing],
+        robot_id: str,
+        posts: Mapping[tuple[str, str], list[tuple[int, str]]],
+    ) -> list[tuple[int, Outcome]]:
+        """One robot's posts, one after the other within its rate limit."""
+        results: list[tuple[int, Outcome]] = []
+        for (url, body), members in posts.items():
             for start in range(0, len(members), MENTIONS_PER_POST):
                 group = members[start : start + MENTIONS_PER_POST]
                 ids = [str(messages[index].delivery_id) for index, _ in group]
                 self.limiter.acquire(robot_id)
                 outcome = self._post(url, body, [phone for _, phone in group], ids)
-                for index, _ in group:
-                    outcomes[index] = outcome
-        return [o if o is not None else Outcome.retry("未发送 not sent") for o in outcomes]
+                results += [(index, outcome) for index, _ in group]
+        return results
 
     def _post(self, url: str, body: str, phones: list[str], ids: list[str]) -> Outcome:
         payload = {"msgtype": "text", "text": {"content": body, "mentioned_mobile_list": phones}}

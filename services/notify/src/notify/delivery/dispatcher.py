@@ -18,7 +18,6 @@ from typing import Any, Final
 
 import httpx
 from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from notify import audiences, preferences
@@ -44,6 +43,7 @@ from notify.delivery.rules import (
     NoticeText,
     RetryPolicy,
     SendWindow,
+    Settlement,
     reason_of,
     refusal,
     settle,
@@ -65,14 +65,15 @@ PASS_BUDGET_S: Final = 2.0
 # hands it the tenants due anew; handing over costs a pass (~1 s under load), so not too often.
 SENDER_BUDGET_S: Final = 10.0
 EXPAND_RETRY: Final = timedelta(seconds=15)
+# An idle dispatcher looks at its stop signal this often.
+IDLE_SLICE_S: Final = 0.05
 # Senders per channel in one process: while one waits for the provider or the database, the
 # other claims and renders the next batch.
-SENDERS: Final = {INBOX: 2, "sms": 2}
+SENDERS: Final = {INBOX: 2, "sms": 2, "wecom": 2}
 ADDRESS_RETRY: Final = timedelta(seconds=30)
-# A person is one row per notice: expanding again after a crash adds only who is missing.
-_NEW_DELIVERIES = insert(DeliveryRow).on_conflict_do_nothing(
-    index_elements=["notice_id", "recipient"]
-)
+# Group-robot claims are this many batches: their rows are taken robot by robot and a claim's
+# robots post in parallel, so a larger claim is fewer round trips and more groups at once.
+ROBOT_CLAIM_BATCHES: Final = 5
 
 
 def run_forever(core: NotifyCore, stop: threading.Event) -> None:
@@ -86,7 +87,7 @@ def run_forever(core: NotifyCore, stop: threading.Event) -> None:
                 log.exception("dispatch pass failed")
                 busy = False
             if not busy:
-                stop.wait(core.settings.dispatch_interval_s)
+                dispatcher.idle(core.settings.dispatch_interval_s, stop)
         log.info("dispatcher stopped", extra={"fields": dispatcher.stats.as_dict()})
 
 
@@ -122,6 +123,9 @@ class Dispatcher:
         self._notices: dict[uuid.UUID, NoticeText] = {}
         self._notices_lock = threading.Lock()
         self._expand_after: dict[uuid.UUID, datetime] = {}
+        # Set when background work ended with something for the next pass to do at once (robot
+        # deliveries released by an expansion, a notice a sender may have finished).
+        self._wake = threading.Event()
         provider = self.channels.get("sms")
         self.receipts = (
             SmsReceipts(core, provider, self.stats, clock)
@@ -144,7 +148,8 @@ class Dispatcher:
         s = core.settings
         with httpx.Client(
             timeout=s.http_timeout_s,
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+            # Robot posts (parallel per batch), SMS batches and receipts share these.
+            limits=httpx.Limits(max_connections=24, max_keepalive_connections=16),
         ) as client:
             channels: dict[str, Channel] = {
                 "email": EmailChannel(
@@ -216,6 +221,16 @@ class Dispatcher:
         done += fail_cancelled(self.core)
         done += finish_notices(self.core, self.clock, self.stats)
         return done
+
+    def idle(self, seconds: float, stop: threading.Event) -> None:
+        """Wait for the next pass: ``seconds``, or less when background work just ended with
+        more to do (the robot deliveries of a notice whose expansion is over go out, a notice
+        whose last batch settled is finished without waiting for the tick), or ``stop``."""
+        until = time.monotonic() + seconds
+        while not stop.is_set() and (left := until - time.monotonic()) > 0:
+            if self._wake.wait(min(left, IDLE_SLICE_S)):
+                break
+        self._wake.clear()
 
     def _collect_receipts(self, *, wait: bool) -> int:
         """SMS receipts are asked for in the background too: a large query to the provider must
@@ -311,20 +326,28 @@ class Dispatcher:
             )
             due_now = held = total = 0
             held_until: datetime | None = None
-            while batch := list(islice(recipients, EXPANSION_BATCH)):
-                rows = [self._first_delivery(notice_text, r, window, now) for r in batch]
-                with tenant_scope(tenant), self.core.sessions.begin() as session:
-                    # Core executemany: one compiled statement, sent in pipelined batches.
-                    session.connection().execute(_NEW_DELIVERIES, rows)
-                total += len(rows)
-                for row in rows:
-                    if row["state"] != "queued":
-                        continue
-                    if row["next_attempt_at"] > now:
-                        held += 1
-                        held_until = row["next_attempt_at"]
-                    else:
-                        due_now += 1
+            # A batch is written while the next one streams in from census; one write at a
+            # time in flight, so memory stays one batch and a failed write stops the expansion.
+            with ThreadPoolExecutor(1, thread_name_prefix="notify-expand") as writer:
+                writing: Future[None] | None = None
+                while batch := list(islice(recipients, EXPANSION_BATCH)):
+                    rows = [self._first_delivery(notice_text, r, window, now) for r in batch]
+                    if writing is not None:
+                        writing.result()
+                    writing = writer.submit(
+                        self._write_deliveries, tenant, _new_deliveries(notice_text, rows, now)
+                    )
+                    total += len(rows)
+                    for row in rows:
+                        if row["state"] != "queued":
+                            continue
+                        if row["next_attempt_at"] > now:
+                            held += 1
+                            held_until = row["next_attempt_at"]
+                        else:
+                            due_now += 1
+                if writing is not None:
+                    writing.result()
             with tenant_scope(tenant), self.core.sessions.begin() as session:
                 notice = session.scalars(
                     select(NoticeRow)
@@ -341,6 +364,7 @@ class Dispatcher:
                     notice.started_at = notice.started_at or now
                 notice.version += 1
         self.stats.add(expanded_notices=1)
+        self._wake.set()
         log.info(
             "notice expanded",
             extra={
@@ -353,6 +377,11 @@ class Dispatcher:
             },
         )
         return 1
+
+    def _write_deliveries(self, tenant: TenantId, columns: Mapping[str, Any]) -> None:
+        """One batch of first deliveries, committed at once so sending can start."""
+        with tenant_scope(tenant), self.core.sessions.begin() as session:
+            session.execute(queries.NEW_DELIVERIES, columns)
 
     @contextmanager
     def _expansion_lock(self, notice_id: uuid.UUID) -> Iterator[bool]:
@@ -375,16 +404,7 @@ class Dispatcher:
         choice = audiences.choose_channel(recipient, notice.channels)
         if choice is not None and choice[1] == audiences.WITHHELD:
             choice = None  # a phone census did not hand over cannot be used
-        row: dict[str, Any] = {
-            "id": uuid.uuid4(),
-            "tenant_id": notice.tenant_id,
-            "notice_id": notice.id,
-            "recipient": recipient.key,
-            "recipient_name": recipient.name[:100],
-            "attempts": 0,
-            "tried_channels": [],
-            "created_at": now,
-        }
+        row: dict[str, Any] = {"recipient": recipient.key, "recipient_name": recipient.name[:100]}
         if choice is None:
             return row | {
                 "channel": None,
@@ -542,9 +562,11 @@ class Dispatcher:
                     self.deliver_inbox(tenant) if channel == INBOX else self.send(channel, tenant)
                 )
                 done += moved
-                if moved >= self.batch:
+                if moved >= self._claim_size(channel):
                     still.append(tenant)
             active = still
+        if done:
+            self._wake.set()
         return done
 
     def deliver_inbox(self, tenant: TenantId) -> int:
@@ -651,9 +673,11 @@ class Dispatcher:
         ready = [c for c in claimed if windows[c.notice_id].due(c.channel, now) <= now]
         outcomes: dict[uuid.UUID, Outcome] = {}
         outgoing: list[Outgoing] = []
+        # A notice's text for one name is rendered once per batch (a robot batch: once).
+        rendered: dict[tuple[uuid.UUID, str], tuple[str, str]] = {}
         for row in ready:
             try:
-                outgoing.append(self._outgoing(row, texts[row.notice_id], routes))
+                outgoing.append(self._outgoing(row, texts[row.notice_id], routes, rendered))
             except DomainError as error:
                 outcomes[row.id] = Outcome.permanent(reason_of(error))
         if outgoing:
@@ -671,7 +695,7 @@ class Dispatcher:
                     "channel": channel,
                     "now": now,
                     "lease_until": now + self.lease,
-                    "batch": self.batch,
+                    "batch": self._claim_size(channel),
                 },
             ).all()
             claimed = [
@@ -693,6 +717,9 @@ class Dispatcher:
                 self._start_notices(session, {c.notice_id for c in claimed}, now)
         return claimed
 
+    def _claim_size(self, channel: str) -> int:
+        return self.batch * ROBOT_CLAIM_BATCHES if channel == "wecom" else self.batch
+
     def _start_notices(self, session: Session, notice_ids: set[uuid.UUID], now: datetime) -> None:
         """A notice held whole for quiet hours is sending once its first delivery goes."""
         session.execute(
@@ -702,10 +729,19 @@ class Dispatcher:
             .execution_options(synchronize_session=False)
         )
 
-    def _outgoing(self, row: Claimed, notice: NoticeText, routes: Mapping[str, str]) -> Outgoing:
+    def _outgoing(
+        self,
+        row: Claimed,
+        notice: NoticeText,
+        routes: Mapping[str, str],
+        rendered: dict[tuple[uuid.UUID, str], tuple[str, str]],
+    ) -> Outgoing:
         # A robot posts to a group: it does not greet one person by name.
         name = "" if row.channel == "wecom" else row.recipient_name
-        subject, body = notice.render(name)
+        found = rendered.get((notice.id, name))
+        if found is None:
+            found = rendered[notice.id, name] = notice.render(name)
+        subject, body = found
         route = ""
         if row.channel == "wecom":
             try:
@@ -768,11 +804,10 @@ class Dispatcher:
         if not rows:
             return
         now = self.clock()
-        params: list[dict[str, Any]] = []
         tally: dict[str, int] = {}
         accepted_sms: list[Claimed] = []
-        for row in rows:
-            done = settle(
+        settled = [
+            settle(
                 row,
                 outcomes.get(row.id, Outcome.retry("未发送 not sent")),
                 notice_channels=texts[row.notice_id].channels,
@@ -781,34 +816,23 @@ class Dispatcher:
                 now=now,
                 rng=self.rng,
             )
+            for row in rows
+        ]
+        for row, done in zip(rows, settled, strict=True):
             tally[done.word] = tally.get(done.word, 0) + 1
-            params.append(
-                {
-                    "id": row.id,
-                    "claimed": row.attempts,
-                    "state": done.state,
-                    "next_attempt_at": done.next_attempt_at,
-                    "attempts": done.attempts,
-                    "address": done.address,
-                    "tried_channels": done.tried_channels,
-                    "failure_reason": done.failure_reason,
-                    "provider_ref": done.provider_ref,
-                    "sent_at": done.sent_at,
-                    "delivered_at": done.delivered_at,
-                }
-            )
             if done.state == "sent" and row.channel == "sms":
                 accepted_sms.append(row)
         with tenant_scope(tenant), self.core.sessions.begin() as session:
-            result = session.connection().execute(queries.SETTLE, params)
+            settling = _settlements(rows, settled)
+            changed = session.connection().execute(queries.SETTLE, settling).rowcount
         if self.receipts is not None:
             for row in accepted_sms:
                 self.receipts.expect(row.tenant_id, row.id, now)
-        if result.rowcount != len(params):
+        if changed != len(rows):
             # Another replica took some over after our lease ran out: its outcome stands.
             log.warning(
                 "lease lost while sending",
-                extra={"fields": {"expected": len(params), "settled": result.rowcount}},
+                extra={"fields": {"expected": len(rows), "settled": changed}},
             )
         self.stats.add(
             sent=tally.get("sent", 0),
@@ -843,6 +867,42 @@ class Dispatcher:
     def _window(self, session: Session, tenant: TenantId, notice: NoticeText) -> SendWindow:
         quiet = preferences.quiet_hours(self.core.sessions, session, tenant, self.core.settings)
         return SendWindow(urgent=notice.urgent, quiet_start=quiet.start, quiet_end=quiet.end)
+
+
+def _new_deliveries(
+    notice: NoticeText, rows: Sequence[Mapping[str, Any]], now: datetime
+) -> dict[str, Any]:
+    """A batch of first deliveries as the columns ``queries.NEW_DELIVERIES`` unnests."""
+    return {
+        "tenant_id": notice.tenant_id,
+        "notice_id": notice.id,
+        "created_at": now,
+        "recipients": [r["recipient"] for r in rows],
+        "names": [r["recipient_name"] for r in rows],
+        "channels": [r["channel"] for r in rows],
+        "addresses": [r["address"] for r in rows],
+        "masked": [r["masked_address"] for r in rows],
+        "states": [r["state"] for r in rows],
+        "next_attempts": [r["next_attempt_at"] for r in rows],
+        "reasons": [r["failure_reason"] for r in rows],
+    }
+
+
+def _settlements(rows: Sequence[Claimed], settled: Sequence[Settlement]) -> dict[str, Any]:
+    """Claimed rows and their outcomes as the columns ``queries.SETTLE`` unnests."""
+    return {
+        "ids": [r.id for r in rows],
+        "claimed": [r.attempts for r in rows],
+        "states": [s.state for s in settled],
+        "next_attempts": [s.next_attempt_at for s in settled],
+        "attempts": [s.attempts for s in settled],
+        "addresses": [s.address for s in settled],
+        "tried": [",".join(s.tried_channels) for s in settled],
+        "reasons": [s.failure_reason for s in settled],
+        "provider_refs": [s.provider_ref for s in settled],
+        "sent_at": [s.sent_at for s in settled],
+        "delivered_at": [s.delivered_at for s in settled],
+    }
 
 
 def _limit(rate_per_s: float) -> TokenBuckets:

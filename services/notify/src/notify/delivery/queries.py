@@ -5,7 +5,7 @@ except the discovery ones, which run in ``system_scope``."""
 
 from __future__ import annotations
 
-from sqlalchemy import ARRAY, Text, bindparam, text
+from sqlalchemy import text
 
 # Which tenants have deliveries due, on which channel, and whether they still need an address.
 DUE_WORK = text(
@@ -47,23 +47,56 @@ CLAIM = text(
     """
 )
 
-# A claimed row's outcome, unless another dispatcher has claimed it since (lease ran out).
+# A batch of claimed rows' outcomes in one statement (arrays unnested server-side), each row
+# unless another dispatcher has claimed it since (its lease ran out): ``rowcount`` tells.
+# ``tried`` is each row's tried channels joined by "," (channel words have none); an empty
+# text is the empty list.
 SETTLE = text(
     """
-    UPDATE deliveries SET
-        state = :state,
+    UPDATE deliveries d SET
+        state = s.state,
         lease_until = NULL,
-        next_attempt_at = :next_attempt_at,
-        attempts = :attempts,
-        address = :address,
-        tried_channels = :tried_channels,
-        failure_reason = :failure_reason,
-        provider_ref = :provider_ref,
-        sent_at = COALESCE(:sent_at, sent_at),
-        delivered_at = COALESCE(:delivered_at, delivered_at)
-    WHERE id = :id AND state = 'sending' AND attempts = :claimed
+        next_attempt_at = s.next_attempt_at,
+        attempts = s.attempts,
+        address = s.address,
+        tried_channels = string_to_array(s.tried, ','),
+        failure_reason = s.failure_reason,
+        provider_ref = s.provider_ref,
+        sent_at = COALESCE(s.sent_at, d.sent_at),
+        delivered_at = COALESCE(s.delivered_at, d.delivered_at)
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:claimed AS integer[]), CAST(:states AS text[]),
+        CAST(:next_attempts AS timestamptz[]), CAST(:attempts AS integer[]),
+        CAST(:addresses AS text[]), CAST(:tried AS text[]), CAST(:reasons AS text[]),
+        CAST(:provider_refs AS text[]), CAST(:sent_at AS timestamptz[]),
+        CAST(:delivered_at AS timestamptz[])
+    ) AS s(id, claimed, state, next_attempt_at, attempts, address, tried, failure_reason,
+           provider_ref, sent_at, delivered_at)
+    WHERE d.id = s.id AND d.state = 'sending' AND d.attempts = s.claimed
     """
-).bindparams(bindparam("tried_channels", type_=ARRAY(Text)))
+)
+
+# One batch of a notice's deliveries as its audience streams in, in one statement (arrays
+# unnested server-side, the cheapest way to write thousands of rows short of COPY). A person
+# already written (a crash mid-expansion, expanded again) is skipped: a person is one row.
+NEW_DELIVERIES = text(
+    """
+    INSERT INTO deliveries (
+        id, tenant_id, notice_id, recipient, recipient_name, channel, address, masked_address,
+        state, attempts, next_attempt_at, failure_reason, tried_channels, created_at
+    )
+    SELECT gen_random_uuid(), :tenant_id, :notice_id, n.recipient, n.recipient_name,
+           n.channel, n.address, n.masked_address, n.state, 0, n.next_attempt_at,
+           n.failure_reason, '{}', :created_at
+    FROM unnest(
+        CAST(:recipients AS text[]), CAST(:names AS text[]), CAST(:channels AS text[]),
+        CAST(:addresses AS text[]), CAST(:masked AS text[]), CAST(:states AS text[]),
+        CAST(:next_attempts AS timestamptz[]), CAST(:reasons AS text[])
+    ) AS n(recipient, recipient_name, channel, address, masked_address, state, next_attempt_at,
+           failure_reason)
+    ON CONFLICT (notice_id, recipient) DO NOTHING
+    """
+)
 
 # Claimed in quiet hours: back in the queue without spending an attempt.
 DEFER = text(
