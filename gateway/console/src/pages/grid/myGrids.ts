@@ -42,14 +42,6 @@ export interface Membership {
   workload: Workload | null;
 }
 
-export const MEMBER_ROLES: Record<NonNullable<Member["role"]>, [string, string]> = {
-  grid_leader: ["网格长", "Grid leader"],
-  grid_worker: ["网格员", "Grid worker"],
-  micro_grid_leader: ["微网格长", "Micro-grid leader"],
-  building_leader: ["楼道长", "Building leader"],
-  volunteer: ["志愿者", "Volunteer"],
-  party_member: ["党员", "Party member"],
-};
 
 export function buildingLabel(coverage: Pick<Coverage, "complex_id" | "building_number" | "building_id">, complexNames: Map<string, string>): MyBuilding {
   const complexName = (coverage.complex_id && complexNames.get(coverage.complex_id)) || "";
@@ -97,3 +89,5 @@ export function buildingsOf(memberships: readonly Membership[]): MyBuilding[] {
   for (const m of memberships) for (const b of m.buildings) seen.set(b.buildingId, b);
   return [...seen.values()].sort((a, b) => a.label.localeCompare(b.label, "zh-CN", { numeric: true }));
 }
+
+export { MEMBER_ROLES } from "@/words";

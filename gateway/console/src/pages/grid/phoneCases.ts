@@ -9,28 +9,7 @@ export type CaseState = NonNullable<Case["state"]>;
 export type ActionWord = Schemas["TakeAction"]["action"];
 export type RatingWord = NonNullable<Schemas["TakeAction"]["rating"]>;
 
-/** The API gives `state_label` in Chinese; English from the word. */
-export const STATE_EN: Record<CaseState, string> = {
-  reported: "Reported",
-  accepted: "Accepted",
-  rejected: "Rejected",
-  voided: "Voided",
-  dispatched: "Dispatched",
-  in_progress: "In progress",
-  suspended: "Suspended",
-  resolved: "Resolved",
-  verified: "Verified",
-  closed: "Closed",
-  rated: "Rated",
-  merged: "Merged",
-};
 
-export const LEVEL_EN: Record<NonNullable<Case["level"]>, string> = {
-  micro_grid: "Micro-grid",
-  grid: "Grid",
-  community: "Community",
-  street: "Street",
-};
 
 export const RATINGS: { word: RatingWord; zh: string; en: string }[] = [
   { word: "satisfied", zh: "满意", en: "Satisfied" },
@@ -209,3 +188,5 @@ export function actionBody(
   if (spec.requested) body.reason = "requested";
   return Object.keys(problems).length ? { problems } : { body };
 }
+
+export { LEVEL_EN, STATE_EN } from "@/words";

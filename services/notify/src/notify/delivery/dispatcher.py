@@ -689,6 +689,11 @@ class Dispatcher:
     def _claim(self, tenant: TenantId, channel: str) -> list[Claimed]:
         now = self.clock()
         with tenant_scope(tenant), self.core.sessions.begin() as session:
+            if channel == "wecom":
+                # One robot sender claims at a time (any replica): two claims running side by
+                # side would each take part of one robot's rows, and the group would get two
+                # posts. Claiming is quick; the posts still go out in parallel.
+                session.execute(queries.SERIALIZE_ROBOT_CLAIMS)
             found = session.execute(
                 queries.CLAIM,
                 {

@@ -113,22 +113,6 @@ export function actionBody(action: string, input: ActionInput, expectedVersion: 
   return body;
 }
 
-// English for the words the API labels only in Chinese.
-export const STATE_EN: Record<string, string> = {
-  reported: "Reported",
-  accepted: "Accepted",
-  rejected: "Rejected",
-  voided: "Voided",
-  dispatched: "Dispatched",
-  in_progress: "In progress",
-  suspended: "Suspended",
-  resolved: "Resolved",
-  verified: "Verified",
-  closed: "Closed",
-  rated: "Rated",
-  merged: "Merged",
-};
-export const LEVEL_EN: Record<string, string> = { micro_grid: "Micro-grid", grid: "Grid", community: "Community", street: "Street" };
 export const SOURCE_LABEL: Record<string, [string, string]> = {
   visit: ["走访发现", "Visit"],
   phone: ["电话", "Phone"],
@@ -138,3 +122,5 @@ export const SOURCE_LABEL: Record<string, [string, string]> = {
   staff: ["工作人员", "Staff"],
   open311: ["Open311", "Open311"],
 };
+
+export { LEVEL_EN, STATE_EN } from "@/words";
