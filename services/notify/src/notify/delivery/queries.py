@@ -48,9 +48,7 @@ CLAIM = text(
 )
 
 # Held until the claiming transaction ends; the key is notify's own (hashtext of a fixed name).
-SERIALIZE_ROBOT_CLAIMS = text(
-    "SELECT pg_advisory_xact_lock(hashtext('shequ.notify.robot-claims'))"
-)
+SERIALIZE_ROBOT_CLAIMS = text("SELECT pg_advisory_xact_lock(hashtext('shequ.notify.robot-claims'))")
 
 # A batch of claimed rows' outcomes in one statement (arrays unnested server-side), each row
 # unless another dispatcher has claimed it since (its lease ran out): ``rowcount`` tells.
