@@ -35,14 +35,22 @@ def caller_options(request: Request, principal: Principal, tenant: TenantId) -> 
             f"you hold no role on tenant {tenant}",
             tenant=str(tenant),
         )
-    metadata = [
-        (AUTHORIZATION_METADATA_KEY, f"Bearer {principal.token}"),
-        (TENANT_METADATA_KEY, tenant.value),
-    ]
+    return {
+        "metadata": call_metadata(principal, tenant),
+        "timeout": request.app.state.core.settings.grpc_timeout_s,
+    }
+
+
+def call_metadata(principal: Principal, tenant: TenantId | None) -> tuple[tuple[str, str], ...]:
+    """The caller's token, the tenant (none for tenantless operations calls) and the request
+    id, as gRPC metadata."""
+    metadata = [(AUTHORIZATION_METADATA_KEY, f"Bearer {principal.token}")]
+    if tenant is not None:
+        metadata.append((TENANT_METADATA_KEY, tenant.value))
     request_id = current_request_id()
     if request_id:
         metadata.append((REQUEST_ID_METADATA_KEY, request_id))
-    return {"metadata": tuple(metadata), "timeout": request.app.state.core.settings.grpc_timeout_s}
+    return tuple(metadata)
 
 
 def page_request(

@@ -37,13 +37,9 @@ from gateway.operations.models import (
     ServiceOutboxOut,
 )
 from gateway.security import CurrentPrincipal
+from gateway.service_calls import call_metadata
 from shequ.ops.v1 import ops_pb2, ops_pb2_grpc
 from shequ_kit import ops
-from shequ_kit.context import (
-    AUTHORIZATION_METADATA_KEY,
-    REQUEST_ID_METADATA_KEY,
-    current_request_id,
-)
 from shequ_kit.grpc_client import error_detail
 from shequ_kit.tenancy import TenantId
 from shequ_kit.tokens import Principal
@@ -66,15 +62,6 @@ _CALLERS_FAULT: Final = frozenset(
 
 def _tenant_of(raw: str | None, field: str) -> TenantId | None:
     return ops.optional_tenant(raw or "", field)
-
-
-def _metadata(principal: Principal) -> tuple[tuple[str, str], ...]:
-    """The caller's token and the request id; no tenant: ops calls are tenantless."""
-    metadata = [(AUTHORIZATION_METADATA_KEY, f"Bearer {principal.token}")]
-    request_id = current_request_id()
-    if request_id:
-        metadata.append((REQUEST_ID_METADATA_KEY, request_id))
-    return tuple(metadata)
 
 
 def _failure(error: grpc.RpcError) -> ServiceFailure:
@@ -100,7 +87,7 @@ def _ask_every_service(
     timeout = request.app.state.core.settings.grpc_timeout_s
     pending = {
         ServiceName(name): method(stub).future(
-            message, metadata=_metadata(principal), timeout=timeout
+            message, metadata=call_metadata(principal, None), timeout=timeout
         )
         for name, stub in stubs.items()
     }
@@ -182,7 +169,7 @@ def replay_outbox(request: Request, principal: CurrentPrincipal, body: ReplayOut
             aggregate_id=body.aggregate_id or "",
             topic=body.topic or "",
         ),
-        metadata=_metadata(principal),
+        metadata=call_metadata(principal, None),
         timeout=LONG_CALL_TIMEOUT_S,
     )
     return ReplayOut(service=body.service, replayed=reply.replayed)
@@ -232,7 +219,7 @@ def rebuild_projection(
     stub: ops_pb2_grpc.OpsServiceStub = request.app.state.core.ops[service.value]
     answer: ops_pb2.RebuildProjectionResponse = stub.RebuildProjection(
         ops_pb2.RebuildProjectionRequest(name=name, tenant_id=scope.value if scope else ""),
-        metadata=_metadata(principal),
+        metadata=call_metadata(principal, None),
         timeout=LONG_CALL_TIMEOUT_S,
     )
     return RebuildOut.of(service, answer)
