@@ -186,7 +186,10 @@ def test_replay_publishes_a_tenants_range_again_and_consumers_skip_what_they_had
     assert [g.group for g in groups] == [group]
     assert groups[0].lag == 0
     assert sum(p.end_offset for p in groups[0].partitions) == 5
-    assert sum(p.committed_offset for p in groups[0].partitions) == 5
+    # Every record read and committed; a partition the keys never hashed to commits nothing (-1).
+    assert [p.committed_offset for p in groups[0].partitions if p.end_offset] == [
+        p.end_offset for p in groups[0].partitions if p.end_offset
+    ]
     # Five records consumed, three events applied: the replayed two were duplicates.
     assert (groups[0].processed_events, groups[0].processed_last_hour) == (3, 3)
     with engine.connect() as connection:

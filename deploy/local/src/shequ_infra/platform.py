@@ -243,12 +243,17 @@ def platform_packages(
 
 @contextmanager
 def running_platform(
-    infra: LocalInfrastructure, *, console_port: bool = False
+    infra: LocalInfrastructure,
+    *,
+    console_port: bool = False,
+    environment: Mapping[str, str] | None = None,
 ) -> Iterator[RunningPlatform]:
     """Migrate and seed each package, then run its processes until the block ends.
 
     Only ``make run`` asks for the console's port (8000, when free): tests and benchmarks take a
     free port, so two platforms on one machine never answer each other's readiness probes.
+    ``environment`` is added to every process's settings (a benchmark raising the gateway's
+    rate limits, a fault test shortening a timeout).
     """
     wanted = console_port and _port_is_free(GATEWAY_PORT)
     gateway_port = GATEWAY_PORT if wanted else free_port()
@@ -281,6 +286,8 @@ def running_platform(
             notify_port=notify_port,
             sinks=sinks,
         )
+        for package in packages:
+            package.environment.update(environment or {})
         infra.keycloak.allow_console_at(platform.gateway_url)
         yield from _run_packages(platform, packages, logs)
 
