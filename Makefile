@@ -44,12 +44,13 @@ HELM_VERSION := v3.21.4
 HELM := $(TOOLS)/bin/helm
 HELM_STAMP := $(TOOLS)/.helm-$(HELM_VERSION)
 
-.PHONY: help run test unit integration browser lint proto console bench fetch clean deploy-check
+.PHONY: help run test unit integration browser lint proto console bench soak fetch clean deploy-check
 
 help:
 	@echo "make run    start the whole platform locally (PostgreSQL, Kafka, Keycloak, …) and print where to log in"
 	@echo "make test   install everything needed, lint, then run unit and integration tests"
-	@echo "make bench  print the benchmark figures (ONLY=\"cases\" for one group)"
+	@echo "make bench  print the benchmark table and write it to bench/results/latest.md and .json (ONLY=\"cases\" for chosen groups)"
+	@echo "make soak   the mixed workload for 10 minutes (SOAK_SECONDS=…): errors and memory growth per process, bench/results/soak.md"
 	@echo "make proto  regenerate the Python bindings from proto/"
 	@echo "make lint   ruff, mypy, buf lint and the console's type check"
 	@echo "make console build the web console (also done by make run and make test)"
@@ -109,9 +110,12 @@ unit: $(PROTO_STAMP) $(CONSOLE_DEPS) $(HELM_STAMP)
 
 # The platform tests seed the services' own databases and topics as `make run` does; the service
 # tests use those too, so each group gets fresh infrastructure of its own.
+# The fault tests stop and restart infrastructure and processes: each of their modules starts
+# its own infrastructure and platform, so they run in a session apart (tests/faults/).
 integration: $(PROTO_STAMP)
 	$(RUN) pytest -m "integration and not platform"
-	$(RUN) pytest -m "platform and not browser"
+	$(RUN) pytest -m "platform and not browser and not faults"
+	$(RUN) pytest -m faults
 
 # The console in headless Chromium against the whole platform; screenshots land in
 # artifacts/screenshots/ (the README's tour links them).
@@ -137,9 +141,16 @@ run: $(PROTO_STAMP) $(CONSOLE_BUILD)
 fetch: $(SYNC_STAMP)
 	$(RUN) shequ-local fetch
 
-# ONLY="cases grid" runs just those groups.
+# ONLY="cases grid" runs just those groups (written to bench/results/partial.*, not latest.*).
 bench: $(PROTO_STAMP)
 	$(RUN) python -m bench $(ONLY)
+
+# Not part of `make test`: ten minutes of residents browsing, cases flowing and notices fanning
+# out, judged on errors (none) and each platform process's memory growth after the warm-up
+# (< 10 %); exits 1 when a target is missed.
+SOAK_SECONDS ?= 600
+soak: $(PROTO_STAMP)
+	SOAK_SECONDS=$(SOAK_SECONDS) $(RUN) python -m bench.soak
 
 clean:
 	rm -rf $(VENV) $(TOOLS) proto/node_modules $(CONSOLE)/node_modules $(CONSOLE)/dist $(CONSOLE_SCHEMA) $(CONSOLE)/openapi.json .mypy_cache .ruff_cache .pytest_cache

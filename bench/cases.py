@@ -50,8 +50,9 @@ import grpc
 import httpx
 import psycopg
 
-from bench.gateway import percentile
+from bench.results import Figure
 from bench.storage import bytes_per_record
+from bench.timing import percentile
 from cases.catalogue import DEFAULT_CATALOGUE, CategoryDef
 from cases.lifecycle import Level
 from cases.models import CaseNumber, CaseRow, TimelineRow
@@ -62,7 +63,6 @@ from shequ.grid.v1 import grid_pb2_grpc
 from shequ_infra import LocalInfrastructure
 from shequ_infra.platform import RunningPlatform
 
-Row = tuple[str, float, str]
 HUSHAN = "xiaoshan.shushan.hushan"
 BENCH_STREET = "xiaoshan.bench"
 TENANTS = (HUSHAN, *(f"{BENCH_STREET}.c{n:03d}" for n in range(1, 100)))
@@ -951,7 +951,7 @@ def report(client: httpx.Client, body: Mapping[str, Any]) -> dict[str, Any]:
     return case
 
 
-def create_latency(client: httpx.Client, reports: Reports, rng: random.Random) -> list[Row]:
+def create_latency(client: httpx.Client, reports: Reports, rng: random.Random) -> list[Figure]:
     for _ in range(WARM_UP):
         report(client, reports.body(rng))
     samples = []
@@ -962,12 +962,12 @@ def create_latency(client: httpx.Client, reports: Reports, rng: random.Random) -
         samples.append((time.perf_counter() - began) * 1000)
     name = "POST cases at a Hushan building (report + WhoCovers + accept + dispatch)"
     return [
-        (f"{name}, p50", percentile(samples, 0.5), "ms"),
-        (f"{name}, p99 (target ≤ 100)", percentile(samples, 0.99), "ms"),
+        Figure(f"{name}, p50", percentile(samples, 0.5), "ms"),
+        Figure(f"{name}, p99 (target ≤ 100)", percentile(samples, 0.99), "ms"),
     ]
 
 
-def list_latency(client: httpx.Client, now: datetime) -> list[Row]:
+def list_latency(client: httpx.Client, now: datetime) -> list[Figure]:
     """Three lists staff open: one category's cases being handled, the last 30 days, and one
     category's archive (closed and rated: half the table, so a long walk down the index)."""
     codes = [c.code for c in DEFAULT_CATALOGUE if c.enabled]
@@ -983,7 +983,7 @@ def list_latency(client: httpx.Client, now: datetime) -> list[Row]:
             lambda n: {"state": ["closed", "rated"], "category": codes[n % len(codes)]},
         ),
     ]
-    rows: list[Row] = []
+    rows: list[Figure] = []
     for label, params_of in lists:
         samples = []
         for n in range(WARM_UP + LIST_SAMPLES):
@@ -996,8 +996,8 @@ def list_latency(client: httpx.Client, now: datetime) -> list[Row]:
                 samples.append(took)
         name = f"GET cases?{label}&page_size={PAGE_SIZE} (Hushan staff)"
         rows += [
-            (f"{name}, p50", percentile(samples, 0.5), "ms"),
-            (f"{name}, p99 (target ≤ 100)", percentile(samples, 0.99), "ms"),
+            Figure(f"{name}, p50", percentile(samples, 0.5), "ms"),
+            Figure(f"{name}, p99 (target ≤ 100)", percentile(samples, 0.99), "ms"),
         ]
     return rows
 
@@ -1060,7 +1060,7 @@ def lifecycles(
     return len(durations) / elapsed, statistics.median(durations)
 
 
-def run(infra: LocalInfrastructure, platform: RunningPlatform) -> list[Row]:
+def run(infra: LocalInfrastructure, platform: RunningPlatform) -> list[Figure]:
     now = datetime.now(UTC)
     rng = random.Random(6)
     token = staff_token(infra)
@@ -1068,14 +1068,14 @@ def run(infra: LocalInfrastructure, platform: RunningPlatform) -> list[Row]:
         hushan = hushan_community(client, platform.grid_target, token, rng)
     communities = [hushan, *(synthetic_community(t, rng) for t in TENANTS[1:])]
     cases, lines, took = load(infra.postgres.superuser_dsn("cases"), communities, now)
-    rows: list[Row] = [
-        (
+    rows: list[Figure] = [
+        Figure(
             f"load {cases:,} cases with {lines:,} timeline lines in {len(communities)} "
             "communities (COPY, indexes rebuilt, ANALYZE)",
             cases / took,
             "cases/s",
         ),
-        (
+        Figure(
             f"storage per case with its timeline ({lines / max(cases, 1):.1f} lines each; "
             "every cases table and index / cases)",
             bytes_per_record(infra.postgres.superuser_dsn("cases"), cases),
@@ -1092,8 +1092,10 @@ def run(infra: LocalInfrastructure, platform: RunningPlatform) -> list[Row]:
         rate, median = lifecycles(platform, staff_token(infra), reports, clients)
         best = max(best, (rate, clients))
         rows += [
-            (f"lifecycles {chain}, {clients} clients", rate, "lifecycles/s"),
-            (f"one lifecycle, {clients} clients, median", median * 1000, "ms"),
+            Figure(f"lifecycles {chain}, {clients} clients", rate, "lifecycles/s"),
+            Figure(f"one lifecycle, {clients} clients, median", median * 1000, "ms"),
         ]
-    rows.append((f"lifecycles, best ({best[1]} clients; target ≥ 100)", best[0], "lifecycles/s"))
+    rows.append(
+        Figure(f"lifecycles, best ({best[1]} clients; target ≥ 100)", best[0], "lifecycles/s")
+    )
     return rows

@@ -19,6 +19,7 @@ import time
 
 import grpc
 
+from bench.results import Figure, in_group, printed
 from grid.planner import Building, Mode, PlanRequest, Proposal, plan_layout
 from grid.planner.report import balance_of
 from grid.planner.synthetic import (
@@ -37,7 +38,6 @@ from shequ.grid.v1 import grid_pb2_grpc
 from shequ_infra import LocalInfrastructure
 from shequ_infra.platform import RunningPlatform
 
-Row = tuple[str, float, str]
 RUNS = 5
 BIG_BUILDINGS = 1_000
 BIG_GRIDS = 43
@@ -70,25 +70,27 @@ def naive_max_over_mean(buildings: tuple[Building, ...], parts: int) -> float:
 
 def fresh(
     name: str, buildings: tuple[Building, ...], grids: int, micro_grids: int, runs: int = RUNS
-) -> list[Row]:
+) -> list[Figure]:
     request = PlanRequest(buildings=buildings, grids=grids, micro_grids=micro_grids)
     proposal, took = timed(request, runs)
     size = f"{len(buildings):,} buildings → {grids} grids, {micro_grids} micro-grids"
     return [
-        (f"{name}: plan {size}, median", took, "ms"),
-        (f"{name}: micro-grid workload max/mean", proposal.micro_grid_balance.max_over_mean, "×"),
-        (
+        Figure(f"{name}: plan {size}, median", took, "ms"),
+        Figure(
+            f"{name}: micro-grid workload max/mean", proposal.micro_grid_balance.max_over_mean, "×"
+        ),
+        Figure(
             f"{name}: micro-grid workload coefficient of variation",
             100 * proposal.micro_grid_balance.coefficient_of_variation,
             "%",
         ),
-        (f"{name}: grid workload max/mean", proposal.grid_balance.max_over_mean, "×"),
-        (
+        Figure(f"{name}: grid workload max/mean", proposal.grid_balance.max_over_mean, "×"),
+        Figure(
             f"{name}: naive split (counting buildings) max/mean",
             naive_max_over_mean(buildings, micro_grids),
             "×",
         ),
-        (
+        Figure(
             f"{name}: micro-grids not contiguous",
             len(proposal.contiguity.non_contiguous_micro_grids),
             "",
@@ -96,7 +98,7 @@ def fresh(
     ]
 
 
-def rebalance() -> list[Row]:
+def rebalance() -> list[Figure]:
     buildings = shibei_like()
     current = plan_layout(
         PlanRequest(buildings=buildings, grids=SHIBEI_GRIDS, micro_grids=SHIBEI_MICRO_GRIDS)
@@ -118,15 +120,19 @@ def rebalance() -> list[Row]:
     after = proposal.micro_grid_balance
     assert before is not None
     return [
-        ("shibei re-balance after 5 buildings double their work, median", took, "ms"),
-        ("shibei re-balance: micro-grid max/mean before", before.max_over_mean, "×"),
-        ("shibei re-balance: micro-grid max/mean after", after.max_over_mean, "×"),
-        ("shibei re-balance: assignments changed", proposal.diff.changed_assignments, ""),
-        ("shibei fresh plan instead: assignments changed", fresh_plan.diff.changed_assignments, ""),
+        Figure("shibei re-balance after 5 buildings double their work, median", took, "ms"),
+        Figure("shibei re-balance: micro-grid max/mean before", before.max_over_mean, "×"),
+        Figure("shibei re-balance: micro-grid max/mean after", after.max_over_mean, "×"),
+        Figure("shibei re-balance: assignments changed", proposal.diff.changed_assignments, ""),
+        Figure(
+            "shibei fresh plan instead: assignments changed",
+            fresh_plan.diff.changed_assignments,
+            "",
+        ),
     ]
 
 
-def district() -> list[Row]:
+def district() -> list[Figure]:
     buildings = synthetic_district(seed=1)
     rows = fresh("district", buildings, DISTRICT_GRIDS, DISTRICT_MICRO_GRIDS, DISTRICT_RUNS)
     current = plan_layout(
@@ -146,13 +152,13 @@ def district() -> list[Row]:
     moved = proposal.diff.changed_buildings
     return [
         *rows,
-        (f"district re-balance after a new complex of {ADDED_BUILDINGS}, median", took, "ms"),
-        ("district re-balance: max/mean", proposal.micro_grid_balance.max_over_mean, "×"),
-        ("district re-balance: placed buildings moved", 100 * moved / len(buildings), "%"),
+        Figure(f"district re-balance after a new complex of {ADDED_BUILDINGS}, median", took, "ms"),
+        Figure("district re-balance: max/mean", proposal.micro_grid_balance.max_over_mean, "×"),
+        Figure("district re-balance: placed buildings moved", 100 * moved / len(buildings), "%"),
     ]
 
 
-def run() -> list[Row]:
+def run() -> list[Figure]:
     big = synthetic_community(seed=2, buildings=BIG_BUILDINGS, complexes=20, institutions=5)
     return (
         fresh("shibei", shibei_like(), SHIBEI_GRIDS, SHIBEI_MICRO_GRIDS)
@@ -167,7 +173,7 @@ COVERAGE_CALLERS = (1, 2, 4)
 COVERAGE_CALLS = 1_200
 
 
-def coverage_latency(infra: LocalInfrastructure, platform: RunningPlatform) -> list[Row]:
+def coverage_latency(infra: LocalInfrastructure, platform: RunningPlatform) -> list[Figure]:
     """WhoCovers as cases will ask it: the platform's grid server in its own process (Hushan's
     seeded layout and members), 1, 2 and 4 concurrent callers in this process with a real token,
     each call timed at the caller (target p99 ≤ 10 ms). Answers come from the server's notified
@@ -183,21 +189,23 @@ def coverage_latency(infra: LocalInfrastructure, platform: RunningPlatform) -> l
         )
     targets = [c.building_id for c in listed.coverage]
     assert targets, "the demo seed covers Hushan's buildings"
-    rows: list[Row] = []
+    rows: list[Figure] = []
     for callers in COVERAGE_CALLERS:
         latencies, elapsed = _who_covers_load(platform.grid_target, metadata, targets, callers)
         rows += [
-            (
+            Figure(
                 f"grid WhoCovers p50, {callers} concurrent callers",
                 latencies[len(latencies) // 2],
                 "ms",
             ),
-            (
+            Figure(
                 f"grid WhoCovers p99, {callers} concurrent callers (target ≤ 10)",
                 latencies[int(len(latencies) * 0.99)],
                 "ms",
             ),
-            (f"grid WhoCovers throughput, {callers} callers", len(latencies) / elapsed, "calls/s"),
+            Figure(
+                f"grid WhoCovers throughput, {callers} callers", len(latencies) / elapsed, "calls/s"
+            ),
         ]
     return rows
 
@@ -236,7 +244,4 @@ def _who_covers_load(
 
 
 if __name__ == "__main__":
-    rows = run()
-    width = max(len(name) for name, _, _ in rows)
-    for name, value, unit in rows:
-        print(f"{name:<{width}}  {value:>10,.2f}  {unit}")
+    print(printed(in_group("grid", run())))

@@ -9,15 +9,15 @@ import uuid
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer
 
+from bench.results import Figure
 from shequ_infra import LocalInfrastructure
 
-Row = tuple[str, float, str]
 KAFKA_MESSAGES = 5_000
 LOGINS = 20
 PG_ROWS = 5_000
 
 
-def kafka_throughput(infra: LocalInfrastructure) -> list[Row]:
+def kafka_throughput(infra: LocalInfrastructure) -> list[Figure]:
     topic = f"bench.{uuid.uuid4().hex}"
     payload = b"x" * 1024
     producer = KafkaProducer(
@@ -45,22 +45,22 @@ def kafka_throughput(infra: LocalInfrastructure) -> list[Row]:
     consumed = time.perf_counter() - began
     consumer.close()
     return [
-        ("kafka produce 1 KiB, acks=all", KAFKA_MESSAGES / produced, "msg/s"),
-        ("kafka consume 1 KiB", received / consumed, "msg/s"),
+        Figure("kafka produce 1 KiB, acks=all", KAFKA_MESSAGES / produced, "msg/s"),
+        Figure("kafka consume 1 KiB", received / consumed, "msg/s"),
     ]
 
 
-def keycloak_logins(infra: LocalInfrastructure) -> list[Row]:
+def keycloak_logins(infra: LocalInfrastructure) -> list[Figure]:
     infra.keycloak.password_grant("hushan-staff", "shequ-demo")  # warm the realm's caches
     durations = []
     for _ in range(LOGINS):
         began = time.perf_counter()
         infra.keycloak.password_grant("hushan-staff", "shequ-demo")
         durations.append((time.perf_counter() - began) * 1000)
-    return [("keycloak password grant, median", statistics.median(durations), "ms")]
+    return [Figure("keycloak password grant, median", statistics.median(durations), "ms")]
 
 
-def postgres_inserts(infra: LocalInfrastructure) -> list[Row]:
+def postgres_inserts(infra: LocalInfrastructure) -> list[Figure]:
     with psycopg.connect(infra.postgres.dsn("census")) as connection:
         connection.execute("CREATE TABLE bench_resident (id bigserial PRIMARY KEY, name text)")
         began = time.perf_counter()
@@ -71,8 +71,8 @@ def postgres_inserts(infra: LocalInfrastructure) -> list[Row]:
             )
         connection.commit()
         elapsed = time.perf_counter() - began
-    return [("postgres insert (one transaction)", PG_ROWS / elapsed, "rows/s")]
+    return [Figure("postgres insert (one transaction)", PG_ROWS / elapsed, "rows/s")]
 
 
-def run(infra: LocalInfrastructure) -> list[Row]:
+def run(infra: LocalInfrastructure) -> list[Figure]:
     return kafka_throughput(infra) + keycloak_logins(infra) + postgres_inserts(infra)

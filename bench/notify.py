@@ -20,13 +20,12 @@ import httpx
 import psycopg
 
 from bench.cases import ok, staff_client
-from bench.gateway import percentile
+from bench.results import Figure
+from bench.timing import percentile
 from census.generate import community_csv
 from census.synthetic import generate_community
 from shequ_infra import LocalInfrastructure
 from shequ_infra.platform import RunningPlatform
-
-Row = tuple[str, float, str]
 
 COMMUNITY = "xiaoshan.shushan.junle"  # one of Shushan's six communities still preparing
 HOUSEHOLDS = 4_170  # × ~2.4 residents: about 10,000
@@ -129,7 +128,7 @@ def prepare_community(infra: LocalInfrastructure, platform: RunningPlatform) -> 
 
 def fan_out(
     infra: LocalInfrastructure, platform: RunningPlatform, residents: int, label: str
-) -> list[Row]:
+) -> list[Figure]:
     """One urgent anti-fraud notice to the whole community, timed from its creation until every
     delivery is final; then what the sinks received, person by person."""
     platform.sinks.reset()
@@ -178,20 +177,24 @@ def fan_out(
         return int(got.get("sent", 0) + got.get("delivered", 0))
 
     return [
-        (f"{label}: notice to a community of {residents:,}", counts["recipients"], "people"),
-        ("  reached at the sinks (SMS phones + mailboxes + robot mentions)", reached, "people"),
-        ("  by SMS", final("sms"), "people"),
-        ("  by e-mail", final("email"), "people"),
-        ("  by group robot (@mention in the building's group)", final("wecom"), "people"),
-        ("  unreachable (no phone, no e-mail: mostly children)", counts["unreachable"], "people"),
-        ("  failed", counts["failed"], "deliveries"),
-        ("  duplicates at the sinks (target 0)", duplicates, ""),
-        ("  whole community: create → every delivery final (target ≤ 5)", elapsed, "s"),
-        ("  fan-out rate (target ≥ 2,000)", handled / elapsed, "deliveries/s"),
+        Figure(f"{label}: notice to a community of {residents:,}", counts["recipients"], "people"),
+        Figure(
+            "  reached at the sinks (SMS phones + mailboxes + robot mentions)", reached, "people"
+        ),
+        Figure("  by SMS", final("sms"), "people"),
+        Figure("  by e-mail", final("email"), "people"),
+        Figure("  by group robot (@mention in the building's group)", final("wecom"), "people"),
+        Figure(
+            "  unreachable (no phone, no e-mail: mostly children)", counts["unreachable"], "people"
+        ),
+        Figure("  failed", counts["failed"], "deliveries"),
+        Figure("  duplicates at the sinks (target 0)", duplicates, ""),
+        Figure("  whole community: create → every delivery final (target ≤ 5)", elapsed, "s"),
+        Figure("  fan-out rate (target ≥ 2,000)", handled / elapsed, "deliveries/s"),
     ]
 
 
-def dispatch_to_inbox(infra: LocalInfrastructure, platform: RunningPlatform) -> list[Row]:
+def dispatch_to_inbox(infra: LocalInfrastructure, platform: RunningPlatform) -> list[Figure]:
     """Cases at a Shibei building routed to shibei-grid: from the report's answer (the case is
     dispatched by then) to the in-app message stored for shibei-grid."""
     staff = infra.keycloak.password_grant("shibei-staff", "shequ-demo")["access_token"]
@@ -230,8 +233,8 @@ def dispatch_to_inbox(infra: LocalInfrastructure, platform: RunningPlatform) -> 
                 time.sleep(POLL_S)
             latencies.append((time.perf_counter() - answered) * 1000)
     return [
-        ("case dispatch → assignee's in-app message, p50", percentile(latencies, 0.5), "ms"),
-        (
+        Figure("case dispatch → assignee's in-app message, p50", percentile(latencies, 0.5), "ms"),
+        Figure(
             "case dispatch → assignee's in-app message, p99 (target ≤ 1000)",
             percentile(latencies, 0.99),
             "ms",
@@ -239,7 +242,7 @@ def dispatch_to_inbox(infra: LocalInfrastructure, platform: RunningPlatform) -> 
     ]
 
 
-def run(infra: LocalInfrastructure, platform: RunningPlatform) -> list[Row]:
+def run(infra: LocalInfrastructure, platform: RunningPlatform) -> list[Figure]:
     residents = prepare_community(infra, platform)
     rows = fan_out(infra, platform, residents, "one dispatcher (as make run)")
     # The dispatcher scales out: a second replica shares the claims (SKIP LOCKED).

@@ -9,6 +9,7 @@
   shequctl outbox replay --service census --since 2h|2026-11-23T08:00 [--until …] [--tenant T]
   shequctl consumers lag
   shequctl projections rebuild <service> <name> [--tenant T]
+  shequctl audit list [--tenant T] [--action pii.] [--actor U] [--since 1d] [--page-token …]
 
 The gateway: --gateway or SHEQUCTL_GATEWAY. The token: SHEQUCTL_TOKEN, else the login cached by
 `shequctl login` in ~/.config/shequctl (mode 0600); the issuer: --issuer or SHEQUCTL_ISSUER.
@@ -24,7 +25,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from shequctl import commands
 from shequctl.session import (
@@ -61,7 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="网关地址 the gateway's URL (SHEQUCTL_GATEWAY)",
     )
     parser.add_argument("--json", action="store_true", help="输出 JSON the gateway's JSON")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per request")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=float(os.environ.get("SHEQUCTL_TIMEOUT", "600")),
+        help="每个请求的超时秒数 seconds per request, imports included (SHEQUCTL_TIMEOUT)",
+    )
     commands_ = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     login = commands_.add_parser("login", help="登录 log in and cache the token")
@@ -135,7 +141,23 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("service", choices=SERVICES)
     rebuild.add_argument("name", help="e.g. census (grid's census projection)")
     rebuild.add_argument("--tenant")
+    _add_audit_commands(commands_)
     return parser
+
+
+def _add_audit_commands(commands_: Any) -> None:
+    audit = commands_.add_parser("audit", help="操作日志 the audit log").add_subparsers(
+        dest="action", required=True, parser_class=_Parser
+    )
+    entries = audit.add_parser("list", help="管理操作，新的在前 administrative actions")
+    entries.add_argument("--tenant", help="街道或社区 a street or community (default: platform)")
+    # Not dest="action": that names the subcommand.
+    entries.add_argument("--action", dest="action_prefix", help="操作类型前缀 e.g. pii.")
+    entries.add_argument("--actor", help="操作人用户名 the actor's user name")
+    entries.add_argument("--since", help="ISO time (Beijing without offset) or 2h")
+    entries.add_argument("--until")
+    entries.add_argument("--limit", type=int, default=50, help="每页条数 entries per page")
+    entries.add_argument("--page-token", dest="page_token")
 
 
 def _read_password(args: argparse.Namespace, stdin: TextIO, prompt: str) -> str:
@@ -175,6 +197,7 @@ def _run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         ("outbox", "replay"): commands.outbox_replay,
         ("consumers", "lag"): commands.consumer_lag,
         ("projections", "rebuild"): commands.rebuild_projection,
+        ("audit", "list"): commands.audit_log,
     }
     command = chosen[(args.command, args.action)]
     token = access_token(timeout_s=args.timeout)

@@ -234,3 +234,40 @@ def rebuild_projection(gateway: Gateway, args: argparse.Namespace) -> Outcome:
         f"communities, {reply['rows']} 行 rows\n" + "\n".join(reply["tenant_ids"])
     )
     return Outcome(reply, text.rstrip())
+
+
+# ---- the audit log ----
+
+
+def audit_log(gateway: Gateway, args: argparse.Namespace) -> Outcome:
+    """One page of the administrative actions of a tenant's subtree (without --tenant: the
+    whole platform's, for platform administrators), newest first."""
+    params: dict[str, Any] = {"page_size": args.limit}
+    if args.action_prefix:
+        params["action"] = args.action_prefix
+    for option in ("actor", "page_token"):
+        if getattr(args, option):
+            params[option] = getattr(args, option)
+    if args.since:
+        params["since"] = moment(args.since, "--since")
+    if args.until:
+        params["until"] = moment(args.until, "--until")
+    path = f"/api/v1/tenants/{args.tenant}/audit" if args.tenant else "/api/v1/audit"
+    _, page = gateway.call("GET", path, params=params)
+    rows = [
+        [
+            # Beijing time as the gateway gives it, to the second.
+            item["occurred_at"][:19].replace("T", " "),
+            item["actor_name"],
+            item["action"],
+            item["tenant_id"] or "(平台 platform)",
+            item["summary"],
+        ]
+        for item in page["items"]
+    ]
+    text = render_table(
+        ["时间 time", "操作人 actor", "操作 action", "租户 tenant", "摘要 summary"], rows
+    )
+    if page["next_page_token"]:
+        text += f"\n更多 more: --page-token {page['next_page_token']}"
+    return Outcome(page, text)

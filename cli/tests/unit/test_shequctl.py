@@ -457,3 +457,67 @@ def test_logout_forgets_the_login(run: Run) -> None:
     save_login(CachedLogin("http://x", "u", "a", time.time() + 60, "", 0.0))
     assert run("logout")[0] == 0
     assert load_login() is None
+
+
+AUDIT_PAGE = {
+    "items": [
+        {
+            "id": "0b6f5d2e-0000-4000-8000-000000000001",
+            "service": "census",
+            "tenant_id": "xiaoshan.shushan.hushan",
+            "occurred_at": "2026-11-23T16:05:09.123456+08:00",
+            "actor_name": "hushan-pii",
+            "actor_subject": "s-1",
+            "action": "pii.revealed",
+            "target_kind": "resident",
+            "target_id": "r-1",
+            "summary": "查看一位居民未脱敏的身份证号和手机号，理由：上门核实",
+            "summary_en": "revealed a resident's unmasked ID number and phone",
+            "detail": {"reason": "上门核实"},
+            "request_id": "req-1",
+        }
+    ],
+    "next_page_token": "WyIyMDI2Il0=",
+}
+
+
+def test_the_audit_log_is_listed_for_a_tenant_with_its_filters_and_the_next_page(
+    run: Run, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHEQUCTL_TOKEN", "tok")
+    server.answers[("GET", "/api/v1/tenants/xiaoshan.shushan/audit")] = (200, AUDIT_PAGE)
+    code, out, err = run(
+        "--gateway",
+        server.url,
+        "audit",
+        "list",
+        "--tenant",
+        "xiaoshan.shushan",
+        "--action",
+        "pii.",
+        "--actor",
+        "hushan-pii",
+        "--limit",
+        "20",
+    )
+    assert (code, err) == (0, "")
+    assert "2026-11-23 16:05:09" in out
+    assert "pii.revealed" in out
+    assert "理由：上门核实" in out
+    assert "--page-token WyIyMDI2Il0=" in out
+    [request] = server.requests
+    assert request["path"] == (
+        "/api/v1/tenants/xiaoshan.shushan/audit?page_size=20&action=pii.&actor=hushan-pii"
+    )
+
+
+def test_the_audit_log_without_a_tenant_is_the_platforms(
+    run: Run, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHEQUCTL_TOKEN", "tok")
+    last_page = {**AUDIT_PAGE, "next_page_token": ""}
+    server.answers[("GET", "/api/v1/audit")] = (200, last_page)
+    code, out, _ = run("--gateway", server.url, "--json", "audit", "list")
+    assert code == 0
+    assert json.loads(out) == last_page
+    assert server.requests[0]["path"] == "/api/v1/audit?page_size=50"

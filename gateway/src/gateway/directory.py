@@ -6,12 +6,13 @@ A tenant node is a Keycloak group (``/xiaoshan/shushan/hushan``) with one sub-gr
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakError, KeycloakGetError, KeycloakPostError
 
-from shequ_kit.errors import DomainError, ErrorKind
+from shequ_kit.errors import DomainError, ErrorKind, FieldViolation, invalid_input
 from shequ_kit.tenancy import TenantId
 from shequ_kit.tokens import Role
 
@@ -91,8 +92,15 @@ class KeycloakDirectory:
         initial_password: str,
         temporary_password: bool,
     ) -> str:
-        """Create the account and grant it ``roles`` on ``tenant``; returns its id."""
-        group_ids = [self._ensure_group(f"{tenant.group_path}/{role}") for role in roles]
+        """Create the account and grant it ``roles`` on ``tenant``; returns its id.
+
+        The role groups are named in the creating request, so Keycloak stores the account with
+        its grants in one transaction: a failure leaves either both or neither (an account
+        without its grants could never be created again under its name).
+        """
+        role_groups = [f"{tenant.group_path}/{role}" for role in roles]
+        for group in role_groups:
+            self._ensure_group(group)
         family, given = (display_name[:1], display_name[1:]) if display_name else ("", "")
         payload = {
             "username": username,
@@ -101,6 +109,7 @@ class KeycloakDirectory:
             "firstName": given or display_name,
             "lastName": family,
             "attributes": {"display_name": [display_name], "home_tenant": [tenant.value]},
+            "groups": role_groups,
             "credentials": [
                 {"type": "password", "value": initial_password, "temporary": temporary_password}
             ],
@@ -109,8 +118,6 @@ class KeycloakDirectory:
             payload["email"] = email
         try:
             user_id = self._admin.create_user(payload, exist_ok=False)
-            for group_id in group_ids:
-                self._admin.group_user_add(user_id, group_id)
         except KeycloakPostError as error:
             if error.response_code == 409:
                 raise DomainError(
@@ -119,6 +126,8 @@ class KeycloakDirectory:
                     f"username or e-mail of {username!r} is already taken",
                     ErrorKind.ALREADY_EXISTS,
                 ) from error
+            if error.response_code == 400:
+                raise _refused_account(error) from error
             raise directory_unavailable(error) from error
         except KeycloakError as error:
             raise directory_unavailable(error) from error
@@ -147,6 +156,40 @@ class KeycloakDirectory:
             self._admin.update_user(user_id, {"enabled": enabled})
         except KeycloakError as error:
             raise directory_unavailable(error) from error
+
+
+# Keycloak's user attributes → the fields of the request that filled them.
+_FIELD_OF_ATTRIBUTE = {
+    "username": "username",
+    "firstName": "display_name",
+    "lastName": "display_name",
+    "email": "email",
+}
+
+
+def _refused_account(error: KeycloakPostError) -> DomainError:
+    """Keycloak's 400 (its user profile refuses a value, e.g. a control character in a name)
+    as invalid input naming the request's field, not as the directory being away."""
+    try:
+        refusal = json.loads(error.response_body or b"{}")
+    except ValueError:
+        refusal = {}
+    if not isinstance(refusal, dict):
+        refusal = {}
+    reason = str(
+        refusal.get("errorMessage")
+        or refusal.get("error_description")
+        or refusal.get("error")
+        or "refused"
+    )
+    # Without an attribute named, only the password policy remains to refuse a new account.
+    field = _FIELD_OF_ATTRIBUTE.get(str(refusal.get("field")), "initial_password")
+    return invalid_input(
+        "gateway.member_refused",
+        f"身份目录不接受该账号：{field} 含有不允许的字符或格式不对",
+        f"the identity directory refused the account: {reason} ({field})",
+        FieldViolation(field, reason),
+    )
 
 
 def _member(user: dict[str, object], roles: list[Role]) -> Member:

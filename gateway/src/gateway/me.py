@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from gateway.access import EVERY_ROLE, admits
 from gateway.security import CurrentPrincipal
 from shequ_kit.tokens import Role
 
@@ -26,7 +27,7 @@ class MeOut(BaseModel):
     token_expires_at: datetime
 
 
-@router.get("/me", operation_id="getMe", response_model=MeOut)
+@router.get("/me", operation_id="getMe", openapi_extra=admits(*EVERY_ROLE), response_model=MeOut)
 def me(principal: CurrentPrincipal) -> MeOut:
     """当前用户及其授权。The caller and the grants in their token."""
     grants = sorted(principal.grants, key=lambda g: (g.tenant.value if g.tenant else "", g.role))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import DeclarativeBase
 
+from shequ_kit.audit import audit_table
 from shequ_kit.outbox import outbox_table
 
 
@@ -13,3 +14,4 @@ class Base(DeclarativeBase):
 
 metadata = Base.metadata
 outbox = outbox_table(metadata)
+audit = audit_table(metadata)

@@ -17,9 +17,11 @@ import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shequ_kit.context import current_request_id
+from shequ_kit.db import unreachable_database
 from shequ_kit.errors import DomainError, ErrorKind
 from shequ_kit.grpc_client import error_detail
 from shequ_kit.grpc_server import GRPC_STATUS_OF_ERROR_KIND
@@ -104,7 +106,11 @@ def problem(
     detail_en: str,
     errors: list[dict[str, str]] | None = None,
     params: dict[str, str] | None = None,
+    retry_after_s: int | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
+    """The problem document; ``retry_after_s`` when the wait is known (rate limits), else 429
+    and 503 say the default ``RETRY_AFTER_S``; ``headers`` are added as they are."""
     body: dict[str, Any] = {
         "type": f"urn:shequ:problem:{code}",
         "title": TITLES.get(status, "错误 Error"),
@@ -119,12 +125,14 @@ def problem(
         body["errors"] = errors
     if params:
         body["params"] = params
-    headers = {}
+    answer_headers = dict(headers or {})
     if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="shequ"'
-    if status in (429, 503):
-        headers["Retry-After"] = RETRY_AFTER_S
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+        answer_headers["WWW-Authenticate"] = 'Bearer realm="shequ"'
+    if retry_after_s is not None:
+        answer_headers["Retry-After"] = str(retry_after_s)
+    elif status in (429, 503):
+        answer_headers["Retry-After"] = RETRY_AFTER_S
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=answer_headers)
 
 
 async def _domain_error(request: Request, error: Exception) -> JSONResponse:
@@ -202,6 +210,15 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+async def _database_error(request: Request, error: Exception) -> JSONResponse:
+    """The gateway's own database (tenant registry, its outbox) away: 503, as for a service;
+    any other database error is unexpected."""
+    unreachable = unreachable_database(error)
+    if unreachable is None:
+        return await _unexpected_error(request, error)
+    return await _domain_error(request, unreachable)
+
+
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     log.exception("unhandled error on %s", request.url.path, exc_info=error)
     return problem(
@@ -218,4 +235,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(grpc.RpcError, _rpc_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

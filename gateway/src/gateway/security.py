@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gateway.access import admit
+from gateway.limits import admitted_caller
 from shequ_kit.errors import FieldViolation, invalid_input
 from shequ_kit.tenancy import InvalidTenantIdError, TenantId
 from shequ_kit.tokens import Principal, TokenVerifier, bearer_token
@@ -17,8 +19,10 @@ def _verifier(request: Request) -> TokenVerifier:
 
 
 def current_principal(request: Request) -> Principal:
-    """The verified caller; 401 problem for a missing, malformed, expired or forged token."""
-    return _verifier(request).verify(bearer_token(request.headers.get("authorization")))
+    """The verified caller, within the rate limits; 401 problem for a missing, malformed,
+    expired or forged token, 429 for a caller or tenant over its limit."""
+    authorization = request.headers.get("authorization")
+    return admitted_caller(request, lambda: _verifier(request).verify(bearer_token(authorization)))
 
 
 def parse_tenant_id(raw: str, field: str) -> TenantId:
@@ -34,8 +38,12 @@ def parse_tenant_id(raw: str, field: str) -> TenantId:
         ) from error
 
 
-def tenant_from_path(tenant: str) -> TenantId:
-    return parse_tenant_id(tenant, "tenant")
+def tenant_from_path(tenant: str, request: Request, principal: CurrentPrincipal) -> TenantId:
+    """The path's tenant, where the caller holds a role the route admits (``access.admit``):
+    401 first, then 422 for a malformed tenant, then 403."""
+    tenant_id = parse_tenant_id(tenant, "tenant")
+    admit(request, principal, tenant_id)
+    return tenant_id
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

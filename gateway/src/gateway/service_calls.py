@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
+from gateway.access import require_grant
 from shequ.common.v1 import paging_pb2
 from shequ_kit.context import (
     AUTHORIZATION_METADATA_KEY,
     REQUEST_ID_METADATA_KEY,
     current_request_id,
 )
-from shequ_kit.errors import permission_denied
 from shequ_kit.paging import MAX_PAGE_SIZE
 from shequ_kit.tenancy import TENANT_METADATA_KEY, TenantId
 from shequ_kit.tokens import Principal
@@ -29,12 +29,7 @@ def caller_options(request: Request, principal: Principal, tenant: TenantId) -> 
     rather than left to the channel's context forwarding: sync endpoints run in worker threads,
     and the principal is only known here.
     """
-    if not principal.can_access(tenant):
-        raise permission_denied(
-            f"您在 {tenant} 没有任何权限",
-            f"you hold no role on tenant {tenant}",
-            tenant=str(tenant),
-        )
+    require_grant(principal, tenant)
     return {
         "metadata": call_metadata(principal, tenant),
         "timeout": request.app.state.core.settings.grpc_timeout_s,

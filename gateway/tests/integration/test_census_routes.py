@@ -486,8 +486,15 @@ def test_an_rpc_not_built_yet_is_a_501_problem(
 def gateway_with_census_at(
     gateway_settings: GatewaySettings, target: str
 ) -> AbstractContextManager[GatewayCore]:
+    # A read retries an unavailable census for 1 s at most, then answers.
     return prepare_core(
-        gateway_settings.model_copy(update={"census_target": target, "grpc_timeout_s": 2.0})
+        gateway_settings.model_copy(
+            update={
+                "census_target": target,
+                "grpc_timeout_s": 2.0,
+                "grpc_read_retry_budget_s": 1.0,
+            }
+        )
     )
 
 
@@ -753,12 +760,16 @@ def test_only_xlsx_and_csv_are_imported(api: TestClient, staff: dict[str, str]) 
 
 
 def test_an_upload_over_the_cap_is_a_413_before_the_census(
-    api: TestClient, staff: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    gateway: GatewayCore, staff: dict[str, str]
 ) -> None:
-    monkeypatch.setattr(census_views, "MAX_UPLOAD_BYTES", 1024)
-    too_big = b"x" * (census_views.FORM_OVERHEAD_BYTES + 4096)
-    problem = assert_problem(upload(api, staff, "大.csv", too_big), 413, "census.import_too_large")
+    # The body fits the upload limit with its framing; the file alone does not.
+    settings = gateway.settings.model_copy(update={"max_upload_bytes": 1024})
+    with prepare_core(settings) as capped:
+        api = TestClient(create_app(capped), raise_server_exceptions=False)
+        response = upload(api, staff, "大.csv", b"x" * 4096)
+    problem = assert_problem(response, 413, "census.import_too_large")
     assert fields_of(problem) == {"body.file"}
+    assert problem["params"] == {"max_bytes": "1024"}
 
 
 def test_enterprises_need_a_valid_credit_code_and_show_the_contact_masked(

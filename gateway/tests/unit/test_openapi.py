@@ -15,6 +15,8 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/tenants/{tenant}"): "getTenant",
     ("get", "/api/v1/tenants/{tenant}/members"): "listMembers",
     ("post", "/api/v1/tenants/{tenant}/members"): "createMember",
+    ("get", "/api/v1/tenants/{tenant}/audit"): "listAuditEntries",
+    ("get", "/api/v1/audit"): "listPlatformAuditEntries",
     ("post", "/api/v1/tenants/{tenant}/members/{member_id}/disable"): "disableMember",
     ("get", "/api/v1/tenants/{tenant}/complexes"): "listComplexes",
     ("post", "/api/v1/tenants/{tenant}/complexes"): "createComplex",

@@ -45,6 +45,9 @@ GROUP_HEADER: Final = "x-consumer-group"
 ATTEMPTS_HEADER: Final = "x-attempts"
 ORIGIN_HEADERS: Final = ("x-original-topic", "x-original-partition", "x-original-offset")
 _MAX_ERROR_LENGTH = 2000
+# kafka-python waits ever longer between reconnection attempts, up to 30 s by default: a broker
+# back after an outage would wait that long for its clients. Java's clients stop at 1 s.
+RECONNECT_BACKOFF_MAX_MS: Final = 2000
 
 EventHandler = Callable[[Session, ReceivedEvent], None]
 
@@ -133,12 +136,18 @@ class EventConsumer(Closeable):
             client_id=f"shequ-{group}",
             enable_auto_commit=False,
             auto_offset_reset=auto_offset_reset,
+            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
         )
+        send_timeout_ms = int(send_timeout_s * 1000)
         self._producer: Any = KafkaProducer(
             bootstrap_servers=bootstrap_servers,
             client_id=f"shequ-{group}-dlq",
             enable_idempotence=True,
             acks="all",
+            max_block_ms=send_timeout_ms,
+            delivery_timeout_ms=send_timeout_ms,
+            request_timeout_ms=min(30_000, send_timeout_ms),
+            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
         )
 
     def close(self) -> None:
@@ -157,9 +166,16 @@ class EventConsumer(Closeable):
     def poll_once(self, timeout_ms: int = 1000) -> int:
         """Fetch and process one batch; returns how many records were applied, skipped as
         duplicates or dead-lettered (their offsets are then committed)."""
-        batches: dict[Any, list[Any]] = self._consumer.poll(
-            timeout_ms=timeout_ms, max_records=self._max_poll_records
-        )
+        try:
+            batches: dict[Any, list[Any]] = self._consumer.poll(
+                timeout_ms=timeout_ms, max_records=self._max_poll_records
+            )
+        except KafkaError as error:
+            # Kafka away (no connection, no group coordinator): nothing was fetched, so nothing
+            # is lost. Poll again after the client's own reconnection wait, not a longer one.
+            log.warning("consumer %s cannot reach Kafka: %r", self.group, error)
+            self._stopping.wait(RECONNECT_BACKOFF_MAX_MS / 1000)
+            return 0
         next_offsets: dict[Any, int] = {}
         settled = 0
         paused = False
@@ -269,8 +285,10 @@ class EventConsumer(Closeable):
         if not next_offsets:
             return
         try:
+            # As long as the process's Kafka timeout allows, whatever the client's default.
             self._consumer.commit(
-                {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in next_offsets.items()}
+                {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in next_offsets.items()},
+                timeout_ms=int(self._send_timeout_s * 1000),
             )
         except KafkaError as error:
             # E.g. a rebalance moved the partition: its new owner redelivers, and dedupes.

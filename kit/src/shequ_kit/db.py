@@ -19,9 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, String, create_engine, event, or_, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import (
     Mapped,
     ORMExecuteState,
@@ -32,12 +34,15 @@ from sqlalchemy.orm import (
     with_loader_criteria,
 )
 
-from shequ_kit.errors import permission_denied
+from shequ_kit.errors import DomainError, ErrorKind, permission_denied
 from shequ_kit.tenancy import MissingTenantError, TenantId, current_tenant, require_tenant
 
 TENANT_SETTING = "shequ.tenant_id"
 SYSTEM_SETTING = "shequ.system"
 POLICY_NAME = "tenant_isolation"
+# SQLSTATE classes of a server that is away rather than of a statement that failed: connection
+# exceptions, shutting down or starting up (57P01-57P03), out of connections or resources.
+_AWAY_SQLSTATES = ("08", "57P", "53")
 
 _system: ContextVar[bool] = ContextVar("shequ_system_scope", default=False)
 
@@ -66,14 +71,78 @@ def sqlalchemy_url(dsn: str) -> str:
     raise ValueError("only PostgreSQL URLs are supported")
 
 
-def make_engine(dsn: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
-    """An engine that survives a PostgreSQL restart (stale connections are replaced)."""
+@dataclass(frozen=True)
+class DatabaseTimeouts:
+    """Bounds on every connection of an engine: how long connecting may take, and how long
+    one statement may run or wait for a lock before PostgreSQL cancels it (a wedged query or
+    a forgotten lock then fails instead of holding a connection and its caller for ever)."""
+
+    connect_s: float = 5.0
+    statement_s: float = 60.0
+    lock_s: float = 10.0
+
+    def connect_args(self) -> dict[str, Any]:
+        """psycopg's connection arguments; the two settings go as startup options, so they
+        cost no round trip."""
+        options = (
+            f"-c statement_timeout={round(self.statement_s * 1000)} "
+            f"-c lock_timeout={round(self.lock_s * 1000)}"
+        )
+        return {"connect_timeout": max(1, round(self.connect_s)), "options": options}
+
+
+DEFAULT_DATABASE_TIMEOUTS = DatabaseTimeouts()
+
+
+LIKE_ESCAPE = "\\"
+
+
+def like_literal(text: str) -> str:
+    """``text`` with LIKE's metacharacters escaped (by ``LIKE_ESCAPE``), so what a user typed is
+    searched for literally: ``%`` and ``_`` never widen a search to everything."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def make_engine(
+    dsn: str,
+    *,
+    pool_size: int = 10,
+    echo: bool = False,
+    timeouts: DatabaseTimeouts = DEFAULT_DATABASE_TIMEOUTS,
+) -> Engine:
+    """An engine that survives a PostgreSQL restart (stale connections are replaced), each of
+    whose connections is bounded by ``timeouts``."""
     return create_engine(
         sqlalchemy_url(dsn),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         echo=echo,
+        connect_args=timeouts.connect_args(),
+    )
+
+
+def unreachable_database(error: BaseException) -> DomainError | None:
+    """The ``UNAVAILABLE`` error for a database that cannot be reached right now — down,
+    restarting, or the connection dropped mid-statement — or ``None`` for any other error.
+
+    Callers answer it instead of an internal error (gRPC UNAVAILABLE, HTTP 503): the engine's
+    pool replaces broken connections (``pool_pre_ping``), so a retry succeeds once the database
+    is back, without a restart of the process.
+    """
+    if not isinstance(error, DBAPIError):
+        return None
+    sqlstate: str | None = getattr(error.orig, "sqlstate", None)
+    away = isinstance(error, OperationalError) and (
+        sqlstate is None or sqlstate.startswith(_AWAY_SQLSTATES)
+    )
+    if not (away or error.connection_invalidated):
+        return None
+    return DomainError(
+        "database.unavailable",
+        "数据库暂不可用，请稍后重试",
+        "the database is unavailable; retry later",
+        ErrorKind.UNAVAILABLE,
     )
 
 

@@ -50,6 +50,7 @@ from shequ_kit.context import (
     current_request_id,
     new_request_id,
 )
+from shequ_kit.db import unreachable_database
 from shequ_kit.errors import (
     DomainError,
     ErrorKind,
@@ -393,6 +394,11 @@ class _TranslateErrors(_CallScopeInterceptor):
         except Exception as error:
             if _is_abort(error, context) or _is_unimplemented(error, context):
                 raise
+            unreachable = unreachable_database(error)
+            if unreachable is not None:
+                # Not a bug to log with a trace: the database is away and the call may be retried.
+                _LOG.warning("%s: database unavailable: %s", method, error.__cause__ or error)
+                _abort(context, rich_status_of(unreachable))
             _LOG.exception("unexpected error in %s", method, extra={"fields": {"method": method}})
             request_id = current_request_id() or "-"
             detail = errors_pb2.ErrorDetail(

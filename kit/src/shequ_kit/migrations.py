@@ -14,6 +14,7 @@ from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, create_engine, pool
 
+from shequ_kit.audit import AUDIT_TABLE, append_only_sql, audit_table, drop_append_only_sql
 from shequ_kit.db import sqlalchemy_url, tenant_isolation_sql
 
 
@@ -52,3 +53,28 @@ def enable_tenant_isolation(table: str) -> None:
     """In a migration's ``upgrade()``: row-level security on ``table`` (see shequ_kit.db)."""
     for statement in tenant_isolation_sql(table):
         op.execute(statement)
+
+
+def make_append_only(table: str) -> None:
+    """In a migration's ``upgrade()``: UPDATE, DELETE and TRUNCATE on ``table`` raise, for every
+    role (see ``shequ_kit.audit.append_only_sql``)."""
+    for statement in append_only_sql(table):
+        op.execute(statement)
+
+
+def drop_append_only(table: str) -> None:
+    for statement in drop_append_only_sql(table):
+        op.execute(statement)
+
+
+def create_audit_log() -> None:
+    """In a migration's ``upgrade()``: the audit log (``shequ_kit.audit``), under row-level
+    security like every tenant table, and append-only."""
+    audit_table(MetaData()).create(op.get_bind())
+    enable_tenant_isolation(AUDIT_TABLE)
+    make_append_only(AUDIT_TABLE)
+
+
+def drop_audit_log() -> None:
+    """In a migration's ``downgrade()``: the audit log goes, with its triggers and policy."""
+    op.drop_table(AUDIT_TABLE)

@@ -13,6 +13,8 @@ service: a service that owns projections registers a rebuild function per projec
 - **Consumer status**: per group and partition the committed offset, the end offset and the
   lag (Kafka's view), plus how many events the group recorded in ``processed_events``.
 - **Rebuild**: the named projection's rebuild function, for one tenant's subtree or all.
+- **Audit log**: the process's log of administrative actions (``shequ_kit.audit``), newest
+  first; replays and rebuilds are recorded in it too.
 
 Platform administrators may do all of it; a street administrator only with a tenant of their
 own subtree (``authorize_operator``). Consumer status shows Kafka offsets, which are not
@@ -21,6 +23,7 @@ per tenant, so it is for platform administrators only.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -45,7 +48,9 @@ from sqlalchemy import (
     update,
 )
 
+from shequ.common.v1 import paging_pb2
 from shequ.ops.v1 import ops_pb2, ops_pb2_grpc
+from shequ_kit import audit
 from shequ_kit.access import caller
 from shequ_kit.consumer import processed_events_table
 from shequ_kit.db import system_scope, tenant_sessionmaker
@@ -58,6 +63,7 @@ from shequ_kit.errors import (
     permission_denied,
 )
 from shequ_kit.outbox import RELAY_CHANNEL, outbox_table
+from shequ_kit.paging import page_of
 from shequ_kit.tenancy import InvalidTenantIdError, TenantId
 from shequ_kit.tokens import Principal, Role
 
@@ -208,8 +214,13 @@ class ReplayRange:
             )
 
 
-def replay_outbox(engine: Engine, replay: ReplayRange) -> int:
-    """Mark the range's sent events pending again and wake the relay; returns how many."""
+def replay_outbox(
+    engine: Engine, replay: ReplayRange, *, service: str, actor: Principal | None = None
+) -> int:
+    """Mark the range's sent events pending again and wake the relay; returns how many.
+
+    Recorded in the audit log in the same transaction (``actor``: the caller, when the process
+    does not bind it in context)."""
     outbox = _OUTBOX.c
     conditions = [outbox.sent_at.is_not(None), outbox.created_at >= replay.since]
     if replay.until is not None:
@@ -229,6 +240,24 @@ def replay_outbox(engine: Engine, replay: ReplayRange) -> int:
         if replayed:
             # As outbox.publish does: the relay publishes at once instead of at its next poll.
             session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": RELAY_CHANNEL})
+        audit.record(
+            session,
+            "ops.outbox_replayed",
+            target_kind="outbox",
+            target_id=service,
+            summary=f"重放 {service} 服务发件箱中已发布的事件 {replayed} 条",
+            summary_en=f"replayed {replayed} sent event(s) of the {service} outbox",
+            detail={
+                "service": service,
+                "replayed": int(replayed),
+                "since": replay.since.isoformat(),
+                "until": replay.until.isoformat() if replay.until else None,
+                "aggregate_id": replay.aggregate_id,
+                "topic": replay.topic,
+            },
+            tenant=replay.tenant or audit.PLATFORM,
+            actor=actor,
+        )
     log.info(
         "outbox replay: %d event(s) pending again",
         replayed,
@@ -365,9 +394,11 @@ def consumer_status(
 
 
 def rebuild_projection(
-    operations: Operations, name: str, tenant: TenantId | None
+    operations: Operations, name: str, tenant: TenantId | None, *, actor: Principal | None = None
 ) -> ops_pb2.RebuildProjectionResponse:
-    """Run the service's rebuild of ``name``; NOT_FOUND for a projection it does not own."""
+    """Run the service's rebuild of ``name``; NOT_FOUND for a projection it does not own.
+
+    Recorded in the audit log once the rebuild is done (it commits its own transactions)."""
     rebuild = operations.projections.get(name)
     if rebuild is None:
         owned = ", ".join(sorted(operations.projections)) or "none"
@@ -377,6 +408,25 @@ def rebuild_projection(
             f"{operations.service} owns no projection named {name!r} (it owns: {owned})",
         )
     rebuilt = rebuild(tenant)
+    with system_scope(), tenant_sessionmaker(operations.engine).begin() as session:
+        audit.record(
+            session,
+            "ops.projection_rebuilt",
+            target_kind="projection",
+            target_id=f"{operations.service}/{name}",
+            summary=f"重建 {operations.service} 服务的 {name} 投影：{len(rebuilt.tenants)} "
+            f"个社区，{rebuilt.rows} 行",
+            summary_en=f"rebuilt the {operations.service} {name} projection: "
+            f"{len(rebuilt.tenants)} communities, {rebuilt.rows} rows",
+            detail={
+                "service": operations.service,
+                "projection": name,
+                "communities": len(rebuilt.tenants),
+                "rows": rebuilt.rows,
+            },
+            tenant=tenant or audit.PLATFORM,
+            actor=actor,
+        )
     log.info(
         "projection %s rebuilt: %d rows",
         name,
@@ -430,7 +480,8 @@ class OpsServicer(ops_pb2_grpc.OpsServiceServicer):
         replay = replay_range_of(request)
         authorize_operator(caller(), replay.tenant)
         return ops_pb2.ReplayOutboxResponse(
-            service=self._ops.service, replayed=replay_outbox(self._ops.engine, replay)
+            service=self._ops.service,
+            replayed=replay_outbox(self._ops.engine, replay, service=self._ops.service),
         )
 
     def ConsumerStatus(  # noqa: N802 - named by the proto
@@ -454,6 +505,56 @@ class OpsServicer(ops_pb2_grpc.OpsServiceServicer):
         authorize_operator(caller(), tenant)
         return rebuild_projection(self._ops, request.name, tenant)
 
+    def ListAuditEntries(  # noqa: N802 - named by the proto
+        self, request: ops_pb2.ListAuditEntriesRequest, context: grpc.ServicerContext
+    ) -> ops_pb2.ListAuditEntriesResponse:
+        """The process's audit log of administrative actions, newest first."""
+        query = audit_query_of(request)
+        authorize_operator(caller(), query.tenant)
+        return list_audit_entries(self._ops.engine, self._ops.service, query)
+
+
+def audit_query_of(request: ops_pb2.ListAuditEntriesRequest) -> audit.AuditQuery:
+    """The entries a ``ListAuditEntriesRequest`` asks for."""
+    return audit.AuditQuery(
+        page=page_of(request.page),
+        tenant=optional_tenant(request.tenant_id, "tenant_id"),
+        action_prefix=request.action_prefix,
+        actor=request.actor,
+        since=request.since.ToDatetime(tzinfo=UTC) if request.HasField("since") else None,
+        until=request.until.ToDatetime(tzinfo=UTC) if request.HasField("until") else None,
+    )
+
+
+def audit_entry_to_proto(entry: audit.AuditEntry, service: str) -> ops_pb2.AuditEntry:
+    return ops_pb2.AuditEntry(
+        id=str(entry.id),
+        tenant_id=entry.tenant.value if entry.tenant is not None else "",
+        occurred_at=_timestamp(entry.occurred_at),
+        actor_subject=entry.actor_subject,
+        actor_name=entry.actor_name,
+        action=entry.action,
+        target_kind=entry.target_kind,
+        target_id=entry.target_id,
+        summary_zh=entry.summary,
+        summary_en=entry.summary_en,
+        detail_json=json.dumps(entry.detail, ensure_ascii=False),
+        request_id=entry.request_id,
+        service=service,
+    )
+
+
+def list_audit_entries(
+    engine: Engine, service: str, query: audit.AuditQuery
+) -> ops_pb2.ListAuditEntriesResponse:
+    """One page of the process's audit log, newest first."""
+    found = audit.list_entries(engine, query)
+    return ops_pb2.ListAuditEntriesResponse(
+        service=service,
+        entries=[audit_entry_to_proto(entry, service) for entry in found.entries],
+        page=paging_pb2.PageResponse(next_page_token=found.next_page_token, total_size=-1),
+    )
+
 
 def register_operations(operations: Operations) -> Callable[[grpc.Server], None]:
     """The registration ``build_grpc_server`` runs for ``operations``."""
@@ -473,8 +574,11 @@ __all__ = [
     "ProjectionRebuild",
     "Rebuilt",
     "ReplayRange",
+    "audit_entry_to_proto",
+    "audit_query_of",
     "authorize_operator",
     "consumer_status",
+    "list_audit_entries",
     "optional_tenant",
     "outbox_status",
     "rebuild_projection",

@@ -110,6 +110,12 @@ def _word_runs(name: str) -> set[str]:
     return {"_".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)}
 
 
+def carries_personal_data(name: str) -> bool:
+    """Whether a field called ``name`` would carry personal data or credentials by the
+    ``NEVER_PUBLISHED`` rule (the audit log's details obey it too)."""
+    return bool(_word_runs(name) & NEVER_PUBLISHED)
+
+
 class _FieldSchema(Protocol):
     # What the walk reads of a protobuf FieldDescriptor (pure-Python or upb).
     @property
@@ -141,7 +147,7 @@ def _never_published_paths(message_type: type[Message]) -> tuple[str, ...]:
         seen.add(schema.full_name)
         for item in schema.fields:
             path = f"{prefix}{item.name}"
-            if _word_runs(item.name) & NEVER_PUBLISHED:
+            if carries_personal_data(item.name):
                 found.append(path)
             if item.message_type is not None:
                 walk(item.message_type, f"{path}.")

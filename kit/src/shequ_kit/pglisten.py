@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 RETRY_S: Final = 2.0
 POLL_S: Final = 1.0
+# A database that does not answer is tried again after RETRY_S rather than waited for.
+CONNECT_TIMEOUT_S: Final = 5
 
 
 def _ignore_state(listening: bool) -> None:
@@ -55,7 +57,9 @@ class ChannelListener:
     def _listen(self) -> None:
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._dsn, autocommit=True) as connection:
+                with psycopg.connect(
+                    self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+                ) as connection:
                     connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
                     self._on_state(True)
                     while not self._stop.is_set():

@@ -27,7 +27,14 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from shequ_kit.cloudevents import event_headers, record_key
-from shequ_kit.db import make_engine, system_scope, tenant_sessionmaker
+from shequ_kit.consumer import RECONNECT_BACKOFF_MAX_MS
+from shequ_kit.db import (
+    DEFAULT_DATABASE_TIMEOUTS,
+    DatabaseTimeouts,
+    make_engine,
+    system_scope,
+    tenant_sessionmaker,
+)
 from shequ_kit.lifecycle import Closeable, stop_on_signals
 from shequ_kit.metrics import OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from shequ_kit.outbox import RELAY_CHANNEL, outbox_table
@@ -37,6 +44,9 @@ from shequ_kit.tenancy import TenantId
 log = logging.getLogger(__name__)
 
 _OUTBOX = outbox_table(MetaData())
+# Waiting this much longer than the producer's delivery timeout, by which it has either an
+# acknowledgement or an expiry for every record, leaves no record in flight when a round ends.
+_SETTLE_MARGIN_S = 5.0
 
 
 class OutboxRelay(Closeable):
@@ -64,10 +74,13 @@ class OutboxRelay(Closeable):
         self._producer: Any = None  # created on first use, so a relay starts while Kafka is down
 
     def close(self) -> None:
-        """Flush and close the Kafka producer."""
-        if self._producer is not None:
-            self._producer.close(timeout=self._ack_timeout_s)
-            self._producer = None
+        """Flush and close the Kafka producer (what it cannot deliver stays pending)."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=self._ack_timeout_s)
+            except KafkaError as error:
+                log.warning("outbox relay stopped with events in flight (still pending): %r", error)
 
     def run_once(self) -> int:
         """Publish one batch of pending events; returns how many were acknowledged and marked."""
@@ -98,6 +111,12 @@ class OutboxRelay(Closeable):
                     # PostgreSQL is unreachable: wait and retry instead of crash-looping.
                     log.warning("outbox relay cannot reach its database: %s", error.orig)
                     published = 0
+                except KafkaError as error:
+                    # The round handles the producer's failures; whatever else the client raises
+                    # must not end the relay either. The round's rows stay pending.
+                    log.warning("outbox relay: Kafka client failed; events stay pending: %r", error)
+                    self._discard_producer()
+                    published = 0
                 if published < self.batch_size:
                     wake.wait(idle_sleep_s)
         finally:
@@ -127,14 +146,22 @@ class OutboxRelay(Closeable):
         try:
             for row in rows:
                 sent.append((row, self._send(producer, row)))
-            producer.flush(timeout=self._ack_timeout_s)
-        except KafkaError as error:
+        except KafkaError as error:  # no metadata within max_block_ms: Kafka is away
             log.warning(
-                "outbox relay could not produce %d event(s); they stay pending: %r",
+                "outbox relay could not hand %d event(s) to Kafka; they stay pending: %r",
                 len(rows) - len(sent),
                 error,
             )
-        acknowledged = [row for row, future in sent if self._acknowledged(future)]
+        self._settle(producer)
+        outcomes = [(row, self._failure_of(future)) for row, future in sent]
+        acknowledged = [row for row, failure in outcomes if failure is None]
+        failures = [failure for _, failure in outcomes if failure is not None]
+        if failures:
+            log.warning(
+                "outbox relay: Kafka did not acknowledge %d event(s); they stay pending: %r",
+                len(failures),
+                failures[0],
+            )
         if len(acknowledged) < len(rows):
             # A producer that failed may hold half-sent batches; start the next round afresh.
             self._discard_producer()
@@ -158,13 +185,20 @@ class OutboxRelay(Closeable):
             ),
         )
 
-    def _acknowledged(self, future: Any) -> bool:
+    def _settle(self, producer: Any) -> None:
+        """Wait until every record sent has its outcome; the producer's delivery timeout
+        expires what Kafka does not acknowledge, so this returns within that timeout."""
         try:
-            future.get(timeout=0)  # flush() has waited already; this only reads the outcome
+            producer.flush(timeout=self._ack_timeout_s + _SETTLE_MARGIN_S)
         except KafkaError as error:
-            log.warning("outbox relay: Kafka did not acknowledge an event: %r", error)
-            return False
-        return True
+            log.warning("outbox relay: Kafka left events without an outcome: %r", error)
+
+    def _failure_of(self, future: Any) -> KafkaError | None:
+        try:
+            future.get(timeout=0)  # _settle has waited already; this only reads the outcome
+        except KafkaError as error:
+            return error
+        return None
 
     def _ensure_producer(self) -> Any:
         if self._producer is None:
@@ -178,6 +212,7 @@ class OutboxRelay(Closeable):
                     max_block_ms=self._connect_timeout_ms,
                     delivery_timeout_ms=int(self._ack_timeout_s * 1000),
                     request_timeout_ms=min(30_000, int(self._ack_timeout_s * 1000)),
+                    reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
                 )
             except KafkaError as error:
                 log.warning("outbox relay cannot reach Kafka; events stay pending: %r", error)
@@ -185,9 +220,16 @@ class OutboxRelay(Closeable):
         return self._producer
 
     def _discard_producer(self) -> None:
-        if self._producer is not None:
-            self._producer.close(timeout=0)
-            self._producer = None
+        """Drop a producer that failed; the next round starts with a fresh one."""
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        try:
+            # kafka-python flushes before it closes and raises if a record is still in flight
+            # (leaving its sender running); after _settle none is, so this returns at once.
+            producer.close(timeout=0)
+        except KafkaError as error:
+            log.warning("outbox relay could not close its Kafka producer: %r", error)
 
     def _measure_backlog(self, session: Session) -> None:
         pending, lag_s = session.execute(
@@ -202,11 +244,25 @@ class OutboxRelay(Closeable):
         OUTBOX_LAG.labels(self.service).set(float(lag_s))
 
 
-def run_relay(database_url: str, *, service: str, bootstrap_servers: str) -> None:
-    """The ``relay`` run mode of a service: publish its outbox until SIGTERM or Ctrl-C."""
-    engine = make_engine(database_url, pool_size=2)
+def run_relay(
+    database_url: str,
+    *,
+    service: str,
+    bootstrap_servers: str,
+    timeouts: DatabaseTimeouts = DEFAULT_DATABASE_TIMEOUTS,
+    ack_timeout_s: float = 30.0,
+) -> None:
+    """The ``relay`` run mode of a service: publish its outbox until SIGTERM or Ctrl-C, its
+    database calls bounded by ``timeouts`` and each batch's acknowledgements by
+    ``ack_timeout_s`` (the service's settings pass theirs)."""
+    engine = make_engine(database_url, pool_size=2, timeouts=timeouts)
     try:
-        with OutboxRelay(engine, service=service, bootstrap_servers=bootstrap_servers) as relay:
+        with OutboxRelay(
+            engine,
+            service=service,
+            bootstrap_servers=bootstrap_servers,
+            ack_timeout_s=ack_timeout_s,
+        ) as relay:
             relay.run_forever(stop_on_signals(), wake_dsn=database_url)
     finally:
         engine.dispose()

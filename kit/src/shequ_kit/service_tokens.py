@@ -17,6 +17,9 @@ from shequ_kit.errors import DomainError, ErrorKind
 
 # Renew this long before expiry, so a token never expires on the way to the callee.
 RENEW_MARGIN_S = 30.0
+# After a failed renewal, the token in hand (still valid) serves this long before the next try,
+# so a Keycloak that hangs does not hold every call for its timeout.
+RENEW_BACKOFF_S = 5.0
 
 
 class ServiceCredentials:
@@ -29,29 +32,40 @@ class ServiceCredentials:
         client_id: str,
         client_secret: str,
         http: httpx.Client | None = None,
+        timeout_s: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``timeout_s`` bounds each token request (unless ``http`` is given, whose own
+        timeout then applies)."""
         self._endpoint = token_endpoint
         self._client_id = client_id
         self._client_secret = client_secret
-        self._http = http or httpx.Client(timeout=5.0)
+        self._http = http or httpx.Client(timeout=timeout_s)
         self._clock = clock
         self._lock = threading.Lock()
         self._token = ""
         self._expires_at = 0.0
+        self._renew_not_before = 0.0
 
     @classmethod
-    def for_issuer(cls, issuer: str, client_id: str, client_secret: str) -> ServiceCredentials:
+    def for_issuer(
+        cls, issuer: str, client_id: str, client_secret: str, *, timeout_s: float = 5.0
+    ) -> ServiceCredentials:
         """Credentials at a Keycloak realm's token endpoint (``<issuer>/protocol/…/token``)."""
         return cls(
             token_endpoint=f"{issuer.rstrip('/')}/protocol/openid-connect/token",
             client_id=client_id,
             client_secret=client_secret,
+            timeout_s=timeout_s,
         )
 
     def token(self) -> str:
+        """The cached token, renewed when it nears expiry. While Keycloak cannot renew it, the
+        token in hand serves until it expires (as users' tokens do); then UNAVAILABLE."""
         with self._lock:
-            if self._token and self._clock() < self._expires_at - RENEW_MARGIN_S:
+            now = self._clock()
+            renew_at = max(self._expires_at - RENEW_MARGIN_S, self._renew_not_before)
+            if self._token and now < min(renew_at, self._expires_at):
                 return self._token
             try:
                 response = self._http.post(
@@ -65,6 +79,9 @@ class ServiceCredentials:
                 response.raise_for_status()
                 body = response.json()
             except (httpx.HTTPError, ValueError) as error:
+                if self._token and now < self._expires_at:
+                    self._renew_not_before = now + RENEW_BACKOFF_S
+                    return self._token
                 raise DomainError(
                     "auth.service_token_unavailable",
                     "身份服务暂时不可用，请稍后重试",

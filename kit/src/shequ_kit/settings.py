@@ -11,8 +11,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Self
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shequ_kit.db import DatabaseTimeouts
 
 # Values that mean "nobody set this": the local realm's secrets and the usual fillers.
 PLACEHOLDER_SECRETS = frozenset(
@@ -47,6 +49,23 @@ class ShequSettings(BaseSettings):
 
     environment: Environment = Environment.DEVELOPMENT
     log_level: str = "INFO"
+    # Bounds on the calls every process makes, whatever it is (docs/operations.md, "Limits
+    # and timeouts"): connecting to PostgreSQL, one statement, one lock wait; one HTTP call
+    # to Keycloak (signing keys, service tokens, the admin API); one Kafka acknowledgement or
+    # offset commit.
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)
+    db_statement_timeout_s: float = Field(default=60.0, gt=0)
+    db_lock_timeout_s: float = Field(default=10.0, gt=0)
+    keycloak_timeout_s: float = Field(default=5.0, gt=0)
+    kafka_timeout_s: float = Field(default=30.0, gt=0)
+
+    @property
+    def database_timeouts(self) -> DatabaseTimeouts:
+        return DatabaseTimeouts(
+            connect_s=self.db_connect_timeout_s,
+            statement_s=self.db_statement_timeout_s,
+            lock_s=self.db_lock_timeout_s,
+        )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:

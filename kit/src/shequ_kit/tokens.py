@@ -120,14 +120,17 @@ class TokenVerifier:
         leeway_s: float = 30.0,
         min_refresh_interval_s: float = 10.0,
         http: httpx.Client | None = None,
+        timeout_s: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``timeout_s`` bounds each fetch of the signing keys (unless ``http`` is given, whose
+        own timeout then applies)."""
         self.issuer = issuer.rstrip("/")
         self.audience = audience
         self.jwks_url = jwks_url or f"{self.issuer}/protocol/openid-connect/certs"
         self.leeway_s = leeway_s
         self.min_refresh_interval_s = min_refresh_interval_s
-        self._http = http or httpx.Client(timeout=5.0)
+        self._http = http or httpx.Client(timeout=timeout_s)
         self._clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
         self._last_refresh = float("-inf")
@@ -146,6 +149,11 @@ class TokenVerifier:
             except jwt.PyJWTError:
                 continue  # e.g. an encryption-only key type we do not verify with
         self._keys = keys
+
+    @property
+    def holds_keys(self) -> bool:
+        """A JWKS was fetched: tokens signed with its keys verify while Keycloak is away."""
+        return bool(self._keys)
 
     def _key_for(self, kid: str) -> jwt.PyJWK:
         key = self._keys.get(kid)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from shequ.common.v1 import tenant_pb2
 from shequ_infra import LocalInfrastructure
+from shequ_kit.audit import audit_table
 from shequ_kit.cloudevents import ReceivedEvent
 from shequ_kit.consumer import EventConsumer, processed_events_table
 from shequ_kit.db import TenantOwned, tenant_sessionmaker
@@ -20,6 +21,7 @@ from shequ_kit.ops import ConsumerGroup, ReplayRange, consumer_status, outbox_st
 from shequ_kit.outbox import Event, outbox_table, publish
 from shequ_kit.relay import OutboxRelay
 from shequ_kit.tenancy import TenantId, tenant_scope
+from shequ_kit.tokens import Principal, grants_from_groups
 
 if TYPE_CHECKING:
     from kit.tests.integration.conftest import IsolatedDatabase
@@ -32,12 +34,21 @@ WAIT_S = 30.0
 
 pytestmark = pytest.mark.timeout(180, func_only=True)
 
+OPERATOR = Principal(
+    subject="operator-subject",
+    username="operator",
+    grants=grants_from_groups(["/platform-admin"]),
+    token="t",
+    expires_at=datetime.now(UTC) + timedelta(hours=1),
+)
+
 
 class Base(DeclarativeBase):
     pass
 
 
 outbox_table(Base.metadata)
+audit_table(Base.metadata)  # replays are recorded in it
 processed_events_table(Base.metadata)
 
 
@@ -166,9 +177,10 @@ def test_replay_publishes_a_tenants_range_again_and_consumers_skip_what_they_had
 
         # Only Hushan's two events, of the range, become pending again: nothing else moves.
         replay = ReplayRange(since=before, tenant=HUSHAN)
-        assert replay_outbox(engine, replay) == 2
+        assert replay_outbox(engine, replay, service="kitops", actor=OPERATOR) == 2
         assert outbox_status(engine, "kitops", None).pending == 2
-        assert replay_outbox(engine, ReplayRange(since=datetime.now(UTC))) == 0
+        nothing = ReplayRange(since=datetime.now(UTC))
+        assert replay_outbox(engine, nothing, service="kitops", actor=OPERATOR) == 0
         assert relay_all(infra, engine) == 2
         on_topic = event_ids_on(infra, topic)
         assert sorted(on_topic) == sorted([*hushan, *hushan, xiangyuan])

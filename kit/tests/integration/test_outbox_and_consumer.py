@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, String, func, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -364,6 +365,71 @@ def test_events_stay_pending_while_kafka_is_unreachable_and_go_out_once_it_is_ba
         assert relay.run_once() == 1
     assert pending_events(sessions) == 0
     assert event_ids_in(infra, topic) == [str(event.id)]
+
+
+class StrandedProducer:
+    """A producer as kafka-python 3 leaves it when the broker goes away mid-batch: its records
+    never get an outcome, and ``close(timeout=0)`` raises because they are still in flight."""
+
+    def send(self, topic: str, **_record: Any) -> "NeverAcknowledged":
+        return NeverAcknowledged()
+
+    def flush(self, timeout: float | None = None) -> None:
+        raise KafkaTimeoutError("Timeout waiting for future")
+
+    def close(self, timeout: float | None = None) -> None:
+        raise KafkaTimeoutError("Timeout waiting for future")
+
+
+class NeverAcknowledged:
+    def get(self, timeout: float | None = None) -> None:
+        raise KafkaTimeoutError(f"Timeout after waiting for {timeout} secs.")
+
+
+def test_a_relay_whose_producer_is_stranded_keeps_its_events_pending_and_goes_on(
+    infra: LocalInfrastructure,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    topic: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    event = noted(topic)
+    commit_events(sessions, event)
+
+    with relay_for(infra, engine) as relay:
+        monkeypatch.setattr(relay, "_producer", StrandedProducer())
+        assert relay.run_once() == 0  # the producer is dropped, not the relay
+        assert pending_events(sessions) == 1
+        assert relay.run_once() == 1  # the next round takes a fresh producer
+
+    assert pending_events(sessions) == 0
+    assert event_ids_in(infra, topic) == [str(event.id)]
+
+
+def test_a_consumer_that_cannot_reach_kafka_goes_on_polling_and_loses_nothing(
+    infra: LocalInfrastructure,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    topic: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    event = noted(topic)
+    commit_events(sessions, event)
+    with relay_for(infra, engine) as relay:
+        assert relay.run_once() == 1
+
+    with consumer_for(infra, topic, acknowledge, sessions) as consumer:
+        # What kafka-python raises from poll while the group coordinator is unreachable.
+        with monkeypatch.context() as broker_away:
+            broker_away.setattr(consumer._consumer, "poll", raise_connection_refused, raising=True)
+            assert consumer.poll_once() == 0
+        assert consume(consumer, records=1) == 1
+
+    assert [ack.event_id for ack in acknowledgements(sessions)] == [event.id]
+
+
+def raise_connection_refused(**_poll: Any) -> dict[Any, list[Any]]:
+    raise KafkaConnectionError("111 ECONNREFUSED")
 
 
 def test_a_running_relay_sends_a_committed_event_at_once_not_at_its_next_poll(

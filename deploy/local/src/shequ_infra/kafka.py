@@ -12,7 +12,6 @@ from shequ_infra.processes import (
     ComponentFailedError,
     ManagedProcess,
     free_port,
-    log_tail,
     run_checked,
     spawn,
     wait_until_ready,
@@ -74,6 +73,7 @@ class KafkaBroker:
         self.log_path = workdir / "logs" / "kafka.log"
         self.config_path = self.workdir / "server.properties"
         self.process: ManagedProcess | None = None
+        self._log_start = 0
 
     @property
     def bootstrap_servers(self) -> str:
@@ -125,6 +125,8 @@ class KafkaBroker:
             )
 
     def launch(self) -> None:
+        # A restart appends to the same log: readiness reads only what this launch wrote.
+        self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.process = spawn(
             self.name, self._java("kafka.Kafka", str(self.config_path)), log_path=self.log_path
         )
@@ -137,7 +139,7 @@ class KafkaBroker:
     def _is_serving(self) -> bool:
         # The broker logs this line once every startup task is done; the open port proves the
         # log belongs to a live process. (A client probe blocks when no broker answers yet.)
-        if _STARTED not in log_tail(self.log_path, lines=400):
+        if _STARTED not in self._logged_since_launch():
             return False
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1):
@@ -145,11 +147,16 @@ class KafkaBroker:
         except OSError:
             return False
 
-    def restart(self) -> None:
-        """Stop and start again on the same ports and data (for fault tests)."""
-        self.stop()
-        self.start()
+    def _logged_since_launch(self) -> str:
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(self._log_start)
+                return log.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
 
     def stop(self) -> None:
+        """Controlled shutdown (SIGTERM): the log is closed cleanly, so a later ``start`` serves
+        the same topics, offsets and consumer groups on the same ports."""
         if self.process is not None:
             self.process.stop()

@@ -2,8 +2,10 @@
 
 Each run gets its own thin Keycloak home: `bin/` and `conf/` copied, `lib/`, `providers/` and
 `themes/` linked to the cached distribution (whose `lib/quarkus` keeps the augmented build after
-the first start, so later starts skip that step), and a private `data/` holding the realm import.
-The database is in memory, so every run starts from the realm file.
+the first start, so later starts skip that step), and a private `data/` holding the realm import
+and the server's database (an H2 file). Every run starts from the realm file; a server stopped and
+started again within a run (fault tests) keeps its port, users, groups and signing keys, so tokens
+issued before the stop still verify after it.
 """
 
 from __future__ import annotations
@@ -92,7 +94,8 @@ class KeycloakServer:
         return (self.dist / "version.txt").read_text(encoding="utf-8").strip().split()[-1]
 
     def start(self) -> None:
-        """Prepare, launch and wait (call from a thread that outlives the server)."""
+        """Prepare, launch and wait (call from a thread that outlives the server). After
+        ``stop()`` this starts the same server again: same ports, same data."""
         self.prepare()
         self.launch()
         self.wait_ready()
@@ -124,7 +127,8 @@ class KeycloakServer:
                 str(self.home / "bin" / "kc.sh"),
                 "start-dev",
                 "--import-realm",
-                "--db=dev-mem",
+                # A file, not memory: a restart keeps what the run created and the realm's keys.
+                "--db=dev-file",
                 "--http-host=127.0.0.1",
                 f"--http-port={self.port}",
                 "--http-management-host=127.0.0.1",
@@ -241,5 +245,6 @@ class KeycloakServer:
         return str(tokens["access_token"])
 
     def stop(self) -> None:
+        """Shut the server down (SIGTERM); ``start()`` brings it back with its data."""
         if self.process is not None:
             self.process.stop()

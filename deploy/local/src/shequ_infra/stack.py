@@ -23,6 +23,9 @@ SERVICE_DATABASES = ("gateway", "census", "grid", "cases", "notify")
 
 
 class _Server(Protocol):
+    """A server of the local infrastructure. ``start`` is ``prepare`` + ``launch`` +
+    ``wait_ready``; after ``stop`` it starts again on the same ports with the same data."""
+
     name: str
 
     def prepare(self) -> None: ...
@@ -30,6 +33,8 @@ class _Server(Protocol):
     def launch(self) -> None: ...
 
     def wait_ready(self) -> None: ...
+
+    def start(self) -> None: ...
 
     def stop(self) -> None: ...
 
@@ -58,6 +63,21 @@ class LocalInfrastructure:
             f"infrastructure ready in {self.start_seconds:.1f} s "
             f"(downloads/cache check {self.fetch_seconds:.1f} s); data in {self.workdir}",
         ]
+
+
+@contextmanager
+def outage(server: _Server) -> Iterator[None]:
+    """``server`` is down for the block, then up again on the same ports with the same data
+    (fault tests: ``with outage(infra.kafka): ...``).
+
+    Call from the thread that started the infrastructure, which must outlive the server: the
+    restarted process dies with the thread that launches it (parent-death signal).
+    """
+    server.stop()
+    try:
+        yield
+    finally:
+        server.start()
 
 
 def _in_parallel(servers: Sequence[_Server], step: str) -> None:

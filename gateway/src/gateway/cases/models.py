@@ -25,6 +25,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from gateway.census.models import Page, ProtoEnumWords
+from gateway.inputs import MAX_VERSION
 from shequ.cases.v1 import cases_pb2 as pb
 from shequ_kit.errors import FieldViolation, invalid_input
 
@@ -428,7 +429,9 @@ class TakeAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: ActionWord = Field(description="操作 The action", examples=["resolve"])
-    expected_version: int = Field(ge=1, description="读取时的版本号 The version you read")
+    expected_version: int = Field(
+        ge=1, le=MAX_VERSION, description="读取时的版本号 The version you read"
+    )
     note: Text = Field(
         default="", max_length=MAX_NOTE, description="说明 Note", examples=["已联系物业清理"]
     )
@@ -567,7 +570,7 @@ class PutCategory(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     expected_version: int = Field(
-        ge=0, description="读取时的版本号；新增为0 The version you read; 0 to add"
+        ge=0, le=MAX_VERSION, description="读取时的版本号；新增为0 The version you read; 0 to add"
     )
     major_name: Text | None = Field(
         default=None, max_length=20, description="新大类须填名称 Required for a new major class"
@@ -641,7 +644,9 @@ class PutCalendar(BaseModel):
     holidays: list[date] = Field(default_factory=list, max_length=366, examples=[["2026-10-09"]])
     adjusted_working_days: list[date] = Field(default_factory=list, max_length=366)
     expected_version: int = Field(
-        ge=0, description="读取时的版本号；本级尚无日历时为0 The version you read; 0 at first"
+        ge=0,
+        le=MAX_VERSION,
+        description="读取时的版本号；本级尚无日历时为0 The version you read; 0 at first",
     )
 
     @model_validator(mode="after")

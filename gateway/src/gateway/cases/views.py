@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
+from gateway.access import EVERY_ROLE, STAFF, admits
 from gateway.cases.models import (
     CATEGORY_CODE,
     MAX_QUERY_TEXT,
@@ -76,6 +77,7 @@ CategoryCode = Annotated[
 @router.post(
     "/cases",
     operation_id="reportCase",
+    openapi_extra=admits(*EVERY_ROLE),
     response_model=CaseOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -107,7 +109,9 @@ def report_case(
     return CaseOut.of(reply.case)
 
 
-@router.get("/cases", operation_id="listCases", response_model=CasePage)
+@router.get(
+    "/cases", operation_id="listCases", openapi_extra=admits(*EVERY_ROLE), response_model=CasePage
+)
 def list_cases(  # FastAPI passes each query filter by name
     *,
     cases: Cases,
@@ -159,7 +163,12 @@ def list_cases(  # FastAPI passes each query filter by name
     )
 
 
-@router.get("/cases/{case_id}", operation_id="getCase", response_model=CaseOut)
+@router.get(
+    "/cases/{case_id}",
+    operation_id="getCase",
+    openapi_extra=admits(*EVERY_ROLE),
+    response_model=CaseOut,
+)
 def get_case(cases: Cases, case_id: str) -> CaseOut:
     """一个案件，附调用者现在可执行的操作。看不到的案件为 404。
     A case, with the actions the caller may take now; one the caller may not see is a 404."""
@@ -170,7 +179,10 @@ def get_case(cases: Cases, case_id: str) -> CaseOut:
 
 
 @router.post(
-    "/cases/{case_id}/actions", operation_id="takeCaseAction", response_model=ActionTakenOut
+    "/cases/{case_id}/actions",
+    operation_id="takeCaseAction",
+    openapi_extra=admits(*EVERY_ROLE),
+    response_model=ActionTakenOut,
 )
 def take_case_action(cases: Cases, case_id: str, body: TakeAction) -> ActionTakenOut:
     """办理一步：立案、派遣、开始处置、处置完成、核查、结案、评价、退回、延期、缓办、上报、
@@ -182,7 +194,10 @@ def take_case_action(cases: Cases, case_id: str, body: TakeAction) -> ActionTake
 
 
 @router.get(
-    "/cases/{case_id}/timeline", operation_id="listCaseTimeline", response_model=TimelineOut
+    "/cases/{case_id}/timeline",
+    operation_id="listCaseTimeline",
+    openapi_extra=admits(*EVERY_ROLE),
+    response_model=TimelineOut,
 )
 def list_case_timeline(cases: Cases, case_id: str) -> TimelineOut:
     """案件的每一步，按时间先后：谁、以何身份、做了什么、状态从何到何、说明。
@@ -197,7 +212,12 @@ def list_case_timeline(cases: Cases, case_id: str) -> TimelineOut:
 # ---- categories ----
 
 
-@router.get("/case-categories", operation_id="listCaseCategories", response_model=CategoryList)
+@router.get(
+    "/case-categories",
+    operation_id="listCaseCategories",
+    openapi_extra=admits(*EVERY_ROLE),
+    response_model=CategoryList,
+)
 def list_case_categories(
     cases: Cases,
     include_disabled: Annotated[bool, Query(description="包括已停用的 With disabled ones")] = False,
@@ -211,7 +231,12 @@ def list_case_categories(
     return CategoryList(items=[CategoryOut.of(c) for c in reply.categories])
 
 
-@router.get("/case-categories/{code}", operation_id="getCaseCategory", response_model=CategoryOut)
+@router.get(
+    "/case-categories/{code}",
+    operation_id="getCaseCategory",
+    openapi_extra=admits(*EVERY_ROLE),
+    response_model=CategoryOut,
+)
 def get_case_category(cases: Cases, code: CategoryCode) -> CategoryOut:
     """一个类别：立案标准、结案标准、处置时限、责任层级及其来源。
     One category: standards, deadline, responsible level and where its definition comes
@@ -222,7 +247,12 @@ def get_case_category(cases: Cases, code: CategoryCode) -> CategoryOut:
     return CategoryOut.of(reply.category)
 
 
-@router.put("/case-categories/{code}", operation_id="putCaseCategory", response_model=CategoryOut)
+@router.put(
+    "/case-categories/{code}",
+    operation_id="putCaseCategory",
+    openapi_extra=admits(*STAFF),
+    response_model=CategoryOut,
+)
 def put_case_category(cases: Cases, code: CategoryCode, body: PutCategory) -> CategoryOut:
     """新增（expected_version 为 0）或修改本级类别（社区工作人员、街道管理员）；街道的类别是
     其各社区的默认。版本过期 409。
@@ -232,7 +262,12 @@ def put_case_category(cases: Cases, code: CategoryCode, body: PutCategory) -> Ca
     return CategoryOut.of(reply.category)
 
 
-@router.post("/case-categories/seed", operation_id="seedCaseCategories", response_model=SeededOut)
+@router.post(
+    "/case-categories/seed",
+    operation_id="seedCaseCategories",
+    openapi_extra=admits(*STAFF),
+    response_model=SeededOut,
+)
 def seed_case_categories(cases: Cases) -> SeededOut:
     """为本级写入平台默认类别（可重复执行；社区启用时已自动执行）。
     Write the platform's default catalogue for this tenant (idempotent; onboarding does it)."""
@@ -245,7 +280,12 @@ def seed_case_categories(cases: Cases) -> SeededOut:
 # ---- calendar ----
 
 
-@router.get("/case-calendar", operation_id="getCaseCalendar", response_model=CalendarOut)
+@router.get(
+    "/case-calendar",
+    operation_id="getCaseCalendar",
+    openapi_extra=admits(*EVERY_ROLE),
+    response_model=CalendarOut,
+)
 def get_case_calendar(cases: Cases) -> CalendarOut:
     """处置时限所用的工作日历：法定节假日与调休，加街道和本级补充的日子。
     The calendar deadlines are counted in: official holidays and 调休 plus the street's and
@@ -254,7 +294,12 @@ def get_case_calendar(cases: Cases) -> CalendarOut:
     return CalendarOut.of(reply.calendar)
 
 
-@router.put("/case-calendar", operation_id="putCaseCalendar", response_model=CalendarOut)
+@router.put(
+    "/case-calendar",
+    operation_id="putCaseCalendar",
+    openapi_extra=admits(*STAFF),
+    response_model=CalendarOut,
+)
 def put_case_calendar(cases: Cases, body: PutCalendar) -> CalendarOut:
     """替换本级补充的节假日与调休上班日（工作人员）；版本过期 409。
     Replace this tenant's own holidays and working days (staff); a stale version is a 409."""
@@ -265,7 +310,12 @@ def put_case_calendar(cases: Cases, body: PutCalendar) -> CalendarOut:
 # ---- statistics ----
 
 
-@router.get("/stats/cases", operation_id="getCaseStatistics", response_model=CaseStatisticsOut)
+@router.get(
+    "/stats/cases",
+    operation_id="getCaseStatistics",
+    openapi_extra=admits(*STAFF),
+    response_model=CaseStatisticsOut,
+)
 def get_case_statistics(
     cases: Cases,
     start: Annotated[

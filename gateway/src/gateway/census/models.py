@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
+from gateway.inputs import MAX_INT32, MAX_VERSION
 from shequ.census.v1 import census_pb2 as pb
 
 if TYPE_CHECKING:
@@ -418,7 +419,7 @@ class UpdateResident(BaseModel):
     stay as they are. ``expected_version`` is the version you read; a stale one is a 409."""
 
     expected_version: int = Field(
-        ge=1, description="读取时的版本号 The version you read", examples=[1]
+        ge=1, le=MAX_VERSION, description="读取时的版本号 The version you read", examples=[1]
     )
     name: str | None = Field(default=None, description="姓名 Name")
     id_number: str | None = Field(default=None, description="居民身份证号 ID number")
@@ -476,7 +477,9 @@ class MoveResident(BaseModel):
         examples=["xiaoshan.shushan.xiangyuan"],
     )
     moved_on: date | None = Field(default=None, description="迁移日期，默认今天 Moved on")
-    expected_version: int = Field(ge=1, description="读取时的版本号 The version you read")
+    expected_version: int = Field(
+        ge=1, le=MAX_VERSION, description="读取时的版本号 The version you read"
+    )
 
     def to_proto(self, resident_id: str) -> pb.MoveResidentRequest:
         return pb.MoveResidentRequest(
@@ -493,7 +496,9 @@ class RemoveResident(BaseModel):
         description="删除原因（记录有误等），保留在历史中 Why the record is removed (kept)",
         examples=["重复登记"],
     )
-    expected_version: int = Field(ge=1, description="读取时的版本号 The version you read")
+    expected_version: int = Field(
+        ge=1, le=MAX_VERSION, description="读取时的版本号 The version you read"
+    )
 
     def to_proto(self, resident_id: str) -> pb.RemoveResidentRequest:
         return pb.RemoveResidentRequest(
@@ -592,7 +597,7 @@ class CreateEnterprise(BaseModel):
     dwelling_id: str | None = Field(default=None, description="所在房屋 In this dwelling")
     contact_name: str = Field(default="", description="联系人 Contact")
     contact_phone: str | None = Field(default=None, description="联系电话 Contact phone")
-    employees: int = Field(default=0, ge=0, description="从业人数 Employees")
+    employees: int = Field(default=0, ge=0, le=MAX_INT32, description="从业人数 Employees")
 
     def to_proto(self) -> pb.CreateEnterpriseRequest:
         return pb.CreateEnterpriseRequest(
@@ -621,7 +626,7 @@ class Correction(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     expected_version: int = Field(
-        ge=1, description="读取时的版本号 The version you read", examples=[1]
+        ge=1, le=MAX_VERSION, description="读取时的版本号 The version you read", examples=[1]
     )
     verified_on: date | None = Field(
         default=None, description="核实日期，不填则为今天 Verified on (default today)"
@@ -684,7 +689,9 @@ class UpdateEnterprise(Correction):
     contact_phone: str | None = Field(
         default=None, description="联系电话，null 清空 Contact phone; null clears"
     )
-    employees: int | None = Field(default=None, ge=0, description="从业人数 Employees")
+    employees: int | None = Field(
+        default=None, ge=0, le=MAX_INT32, description="从业人数 Employees"
+    )
 
     def to_proto(self, enterprise_id: str) -> pb.UpdateEnterpriseRequest:
         request = pb.UpdateEnterpriseRequest(
@@ -713,7 +720,9 @@ class Removal(BaseModel):
         description="删除原因（至少4个字），保留在历史中 Why (4 characters or more; kept)",
         examples=["登记有误，已核实"],
     )
-    expected_version: int = Field(ge=1, description="读取时的版本号 The version you read")
+    expected_version: int = Field(
+        ge=1, le=MAX_VERSION, description="读取时的版本号 The version you read"
+    )
 
     def building(self, building_id: str) -> pb.RemoveBuildingRequest:
         return pb.RemoveBuildingRequest(

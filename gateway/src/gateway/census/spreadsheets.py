@@ -24,6 +24,7 @@ import grpc
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from gateway.access import READERS, admits
 from gateway.census.models import (
     SPREADSHEET_FORMATS,
     ResidentExportFilters,
@@ -35,6 +36,7 @@ from gateway.census.views import router as census_router
 from gateway.problems import SERVICE_FAULT, problem
 from shequ.census.v1 import census_pb2 as pb
 from shequ_kit.errors import FieldViolation, invalid_input
+from shequ_kit.tokens import Role
 
 # The census routes' prefix and tag: one group in the OpenAPI document. Included before the
 # census router, so that residents/export is not taken for a resident id.
@@ -63,6 +65,7 @@ def attachment(file_name: str) -> str:
 @router.get(
     "/imports/template",
     operation_id="getImportTemplate",
+    openapi_extra=admits(*READERS),
     response_class=Response,
     responses={
         200: {"description": "居民导入模板 The import template", "content": SPREADSHEET_CONTENT}
@@ -89,6 +92,7 @@ def get_import_template(
 @router.get(
     "/residents/export",
     operation_id="exportResidents",
+    openapi_extra=admits(*READERS),
     response_class=StreamingResponse,
     responses={
         200: {"description": "居民信息表（脱敏） Residents, masked", "content": SPREADSHEET_CONTENT}
@@ -122,6 +126,7 @@ def export_residents(
 @router.post(
     "/residents/export",
     operation_id="exportResidentsRevealed",
+    openapi_extra=admits(*READERS, also=Role.PII_READER),
     response_class=StreamingResponse,
     responses={
         200: {

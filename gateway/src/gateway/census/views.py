@@ -6,7 +6,7 @@ caller in the path's tenant; the census decides (and re-checks) who may do what.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import PurePath
@@ -14,10 +14,8 @@ from typing import Annotated, Any, BinaryIO, Final
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Message
 
+from gateway.access import EVERY_ROLE, READERS, admits
 from gateway.census.models import (
     AGE_BANDS,
     CARE_TAGS,
@@ -66,12 +64,15 @@ from gateway.census.models import (
     UpdateResident,
     iso_or_empty,
 )
+from gateway.limits import UploadRoute, size_words
+from gateway.problem_responses import PROBLEM_RESPONSES
 from gateway.problems import problem
 from gateway.security import CurrentPrincipal, TenantPath
 from gateway.service_calls import PageQuery, caller_options
 from shequ.census.v1 import census_pb2 as pb
 from shequ.census.v1 import census_pb2_grpc
 from shequ_kit.errors import FieldViolation, invalid_input
+from shequ_kit.tokens import Role
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["census 人口与房屋底数"])
 
@@ -148,7 +149,12 @@ BuildingQuery = Annotated[str | None, Query(description="只看此楼幢 Of this
 # ---- places ----
 
 
-@router.get("/complexes", operation_id="listComplexes", response_model=ComplexPage)
+@router.get(
+    "/complexes",
+    operation_id="listComplexes",
+    openapi_extra=admits(*EVERY_ROLE),
+    response_model=ComplexPage,
+)
 def list_complexes(census: Census, page: PageQuery) -> ComplexPage:
     """小区列表（街道可跨社区查看；本社区居民也可查看，用于上报地点）。Residential complexes;
     a street sees its communities'; the community's residents read them to name a place."""
@@ -164,6 +170,7 @@ def list_complexes(census: Census, page: PageQuery) -> ComplexPage:
 @router.post(
     "/complexes",
     operation_id="createComplex",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     response_model=ComplexOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -173,7 +180,12 @@ def create_complex(census: Census, body: CreateComplex) -> ComplexOut:
     return ComplexOut.of(reply.complex)
 
 
-@router.get("/buildings", operation_id="listBuildings", response_model=BuildingPage)
+@router.get(
+    "/buildings",
+    operation_id="listBuildings",
+    openapi_extra=admits(*EVERY_ROLE),
+    response_model=BuildingPage,
+)
 def list_buildings(
     census: Census, page: PageQuery, complex_id: ComplexQuery = None
 ) -> BuildingPage:
@@ -191,6 +203,7 @@ def list_buildings(
 @router.post(
     "/buildings",
     operation_id="createBuilding",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     response_model=BuildingOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -201,7 +214,10 @@ def create_building(census: Census, body: CreateBuilding) -> BuildingOut:
 
 
 @router.get(
-    "/buildings/{building_id}", operation_id="getBuilding", response_model=BuildingDetailOut
+    "/buildings/{building_id}",
+    operation_id="getBuilding",
+    openapi_extra=admits(*READERS),
+    response_model=BuildingDetailOut,
 )
 def get_building(census: Census, building_id: str) -> BuildingDetailOut:
     """楼幢及其户数、人数。A building with its household and resident counts."""
@@ -211,7 +227,12 @@ def get_building(census: Census, building_id: str) -> BuildingDetailOut:
     return BuildingDetailOut.of_reply(reply)
 
 
-@router.patch("/buildings/{building_id}", operation_id="updateBuilding", response_model=BuildingOut)
+@router.patch(
+    "/buildings/{building_id}",
+    operation_id="updateBuilding",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
+    response_model=BuildingOut,
+)
 def update_building(census: Census, building_id: str, body: UpdateBuilding) -> BuildingOut:
     """更正楼幢：楼幢号、层数、核实日期，只改请求体中给出的字段；新楼幢号在小区内须未被占用，
     房屋地址随之更新。expected_version 过期时 409。
@@ -227,6 +248,7 @@ def update_building(census: Census, building_id: str, body: UpdateBuilding) -> B
 @router.delete(
     "/buildings/{building_id}",
     operation_id="removeBuilding",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
 )
@@ -238,7 +260,11 @@ def remove_building(census: Census, building_id: str, body: Removal) -> None:
 
 
 @router.post(
-    "/units", operation_id="createUnit", response_model=UnitOut, status_code=status.HTTP_201_CREATED
+    "/units",
+    operation_id="createUnit",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
+    response_model=UnitOut,
+    status_code=status.HTTP_201_CREATED,
 )
 def create_unit(census: Census, body: CreateUnit) -> UnitOut:
     """登记单元。Register a unit (stairwell) of a building."""
@@ -246,7 +272,12 @@ def create_unit(census: Census, body: CreateUnit) -> UnitOut:
     return UnitOut.of(reply.unit)
 
 
-@router.get("/dwellings", operation_id="listDwellings", response_model=DwellingPage)
+@router.get(
+    "/dwellings",
+    operation_id="listDwellings",
+    openapi_extra=admits(*READERS),
+    response_model=DwellingPage,
+)
 def list_dwellings(
     census: Census, page: PageQuery, building_id: BuildingQuery = None
 ) -> DwellingPage:
@@ -263,6 +294,7 @@ def list_dwellings(
 @router.post(
     "/dwellings",
     operation_id="createDwelling",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     response_model=DwellingOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -275,7 +307,12 @@ def create_dwelling(census: Census, body: CreateDwelling) -> DwellingOut:
 # ---- households and residents ----
 
 
-@router.get("/households", operation_id="listHouseholds", response_model=HouseholdPage)
+@router.get(
+    "/households",
+    operation_id="listHouseholds",
+    openapi_extra=admits(*READERS),
+    response_model=HouseholdPage,
+)
 def list_households(
     census: Census, page: PageQuery, building_id: BuildingQuery = None
 ) -> HouseholdPage:
@@ -292,6 +329,7 @@ def list_households(
 @router.post(
     "/households",
     operation_id="createHousehold",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     response_model=HouseholdOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -304,7 +342,10 @@ def create_household(census: Census, body: CreateHousehold) -> HouseholdOut:
 
 
 @router.patch(
-    "/households/{household_id}", operation_id="updateHousehold", response_model=HouseholdOut
+    "/households/{household_id}",
+    operation_id="updateHousehold",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
+    response_model=HouseholdOut,
 )
 def update_household(census: Census, household_id: str, body: UpdateHousehold) -> HouseholdOut:
     """更正户：自有或租住、户主（须为本户现住居民）、核实日期；expected_version 过期时 409。
@@ -319,6 +360,7 @@ def update_household(census: Census, household_id: str, body: UpdateHousehold) -
 @router.delete(
     "/households/{household_id}",
     operation_id="removeHousehold",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
 )
@@ -328,7 +370,12 @@ def remove_household(census: Census, household_id: str, body: Removal) -> None:
     census.stub.RemoveHousehold(body.household(household_id), **census.options)
 
 
-@router.get("/residents", operation_id="listResidents", response_model=ResidentPage)
+@router.get(
+    "/residents",
+    operation_id="listResidents",
+    openapi_extra=admits(*READERS),
+    response_model=ResidentPage,
+)
 def list_residents(census: Census, query: ResidentsQuery) -> ResidentPage:
     """居民查询：按小区、楼幢、户籍类型、关爱标签、年龄段、核实日期或姓名；敏感信息脱敏。
     Residents by place, residence type, care tag, age band, verification date or name;
@@ -340,7 +387,12 @@ def list_residents(census: Census, query: ResidentsQuery) -> ResidentPage:
     )
 
 
-@router.post("/residents/search", operation_id="searchResidents", response_model=ResidentPage)
+@router.post(
+    "/residents/search",
+    operation_id="searchResidents",
+    openapi_extra=admits(*READERS),
+    response_model=ResidentPage,
+)
 def search_residents(census: Census, body: ResidentSearch) -> ResidentPage:
     """按身份证号精确查找居民（号码放在请求体中，不进访问日志）。
     Find residents by exact ID number, sent in the body so it never reaches access logs."""
@@ -357,6 +409,7 @@ def search_residents(census: Census, body: ResidentSearch) -> ResidentPage:
 @router.post(
     "/residents",
     operation_id="createResident",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     response_model=ResidentOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -367,7 +420,12 @@ def create_resident(census: Census, body: CreateResident) -> ResidentOut:
     return ResidentOut.of(reply.resident)
 
 
-@router.get("/residents/{resident_id}", operation_id="getResident", response_model=ResidentOut)
+@router.get(
+    "/residents/{resident_id}",
+    operation_id="getResident",
+    openapi_extra=admits(*READERS),
+    response_model=ResidentOut,
+)
 def get_resident(census: Census, resident_id: str) -> ResidentOut:
     """一位居民（敏感信息脱敏）。One resident, personal data masked."""
     reply: pb.GetResidentResponse = census.stub.GetResident(
@@ -377,7 +435,10 @@ def get_resident(census: Census, resident_id: str) -> ResidentOut:
 
 
 @router.post(
-    "/residents/{resident_id}/reveal", operation_id="revealResident", response_model=ResidentOut
+    "/residents/{resident_id}/reveal",
+    operation_id="revealResident",
+    openapi_extra=admits(*READERS, also=Role.PII_READER),
+    response_model=ResidentOut,
 )
 def reveal_resident(census: Census, resident_id: str, body: RevealReason) -> ResidentOut:
     """查看未脱敏的身份证号、手机号（须 pii-reader 角色并填写理由，记入审计）。
@@ -388,7 +449,12 @@ def reveal_resident(census: Census, resident_id: str, body: RevealReason) -> Res
     return ResidentOut.of(reply.resident)
 
 
-@router.patch("/residents/{resident_id}", operation_id="updateResident", response_model=ResidentOut)
+@router.patch(
+    "/residents/{resident_id}",
+    operation_id="updateResident",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
+    response_model=ResidentOut,
+)
 def update_resident(census: Census, resident_id: str, body: UpdateResident) -> ResidentOut:
     """更正居民信息：只改请求体中给出的字段；expected_version 过期时 409（params.current_version）。
     Correct a resident: only the fields in the body change; a stale expected_version is a 409
@@ -400,7 +466,10 @@ def update_resident(census: Census, resident_id: str, body: UpdateResident) -> R
 
 
 @router.post(
-    "/residents/{resident_id}/move", operation_id="moveResident", response_model=ResidentOut
+    "/residents/{resident_id}/move",
+    operation_id="moveResident",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
+    response_model=ResidentOut,
 )
 def move_resident(census: Census, resident_id: str, body: MoveResident) -> ResidentOut:
     """迁移：本社区换户、同街道跨社区迁移（须两社区权限），或迁出。
@@ -414,6 +483,7 @@ def move_resident(census: Census, resident_id: str, body: MoveResident) -> Resid
 @router.post(
     "/residents/{resident_id}/remove",
     operation_id="removeResident",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
 )
@@ -425,10 +495,7 @@ def remove_resident(census: Census, resident_id: str, body: RemoveResident) -> N
 
 # ---- import ----
 
-MAX_UPLOAD_BYTES: Final = 64 * 1024 * 1024
 UPLOAD_CHUNK_BYTES: Final = 1024 * 1024
-# Multipart framing (boundary, part headers, the strict field) on top of the file itself.
-FORM_OVERHEAD_BYTES: Final = 64 * 1024
 # A large file takes the census longer than one ordinary call's deadline.
 IMPORT_TIMEOUT_S: Final = 300.0
 IMPORT_FORMATS: Final[Mapping[str, pb.ImportFormat.ValueType]] = {
@@ -437,53 +504,19 @@ IMPORT_FORMATS: Final[Mapping[str, pb.ImportFormat.ValueType]] = {
 }
 
 
-class UploadTooLarge(StarletteHTTPException):
-    """A body over the cap, noticed while it arrives (FastAPI re-raises HTTPExceptions from
-    form parsing as they are)."""
-
-    def __init__(self) -> None:
-        super().__init__(status.HTTP_413_CONTENT_TOO_LARGE, "the upload exceeds 64 MiB")
-
-
-def upload_too_large(request: Request) -> JSONResponse:
+def upload_too_large(request: Request, limit: int) -> JSONResponse:
+    """The file itself over GATEWAY_MAX_UPLOAD_BYTES (a body over it and the multipart framing
+    is refused by the gateway's body guard before the form is parsed)."""
+    size = size_words(limit)
     return problem(
         request,
         status.HTTP_413_CONTENT_TOO_LARGE,
         code="census.import_too_large",
-        detail="文件过大（上限 64 MB），请拆分后导入",
-        detail_en="the file exceeds 64 MiB; split it",
-        errors=[{"field": "body.file", "detail": "at most 64 MiB"}],
+        detail=f"文件过大（上限 {size}），请拆分后导入",
+        detail_en=f"the file exceeds {size}; split it",
+        errors=[{"field": "body.file", "detail": f"at most {limit} bytes"}],
+        params={"max_bytes": str(limit)},
     )
-
-
-class CappedUploadRoute(APIRoute):
-    """Refuses a body over the cap as it arrives, before the form is parsed and spooled to
-    disk: by its Content-Length when declared, else by counting what is received."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def capped(request: Request) -> Response:
-            limit = MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                return upload_too_large(request)
-            received = 0
-
-            async def counting() -> Message:
-                nonlocal received
-                message = await request.receive()
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise UploadTooLarge
-                return message
-
-            try:
-                return await handler(Request(request.scope, counting))
-            except UploadTooLarge:
-                return upload_too_large(request)
-
-        return capped
 
 
 def import_messages(
@@ -499,7 +532,7 @@ def import_messages(
 def import_residents(
     request: Request,
     census: Census,
-    file: Annotated[UploadFile, File(description="居民信息表 .xlsx 或 .csv（上限 64 MB）")],
+    file: Annotated[UploadFile, File(description="居民信息表 .xlsx 或 .csv（默认上限 64 MB）")],
     strict: Annotated[
         bool, Form(description="严格模式：任一行有误则整个文件不导入 Any bad row refuses all")
     ] = False,
@@ -518,8 +551,9 @@ def import_residents(
             detail_en="upload the residents as an .xlsx or .csv file",
             errors=[{"field": "body.file", "detail": ".xlsx or .csv"}],
         )
-    if file.size is not None and file.size > MAX_UPLOAD_BYTES:
-        return upload_too_large(request)
+    limit: int = request.app.state.core.settings.max_upload_bytes
+    if file.size is not None and file.size > limit:
+        return upload_too_large(request, limit)
     header = pb.ImportHeader(file_name=file_name, format=file_format, strict=strict)
     reply: pb.ImportResidentsResponse = census.stub.ImportResidents(
         import_messages(file.file, header), **{**census.options, "timeout": IMPORT_TIMEOUT_S}
@@ -527,25 +561,37 @@ def import_residents(
     return ImportReportOut.of(reply)
 
 
-# Registered without the decorator: the route needs its own class, which caps the body.
+# Registered without the decorator: the route needs its own class, whose body may be a file.
 router.add_api_route(
     "/imports",
     import_residents,
     methods=["POST"],
     operation_id="importResidents",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     response_model=ImportReportOut,
     responses={
-        413: {"description": "文件超过 64 MB File over 64 MiB"},
-        415: {"description": "不是 .xlsx 或 .csv 文件 Not an .xlsx or .csv file"},
+        413: {
+            **PROBLEM_RESPONSES[413],
+            "description": "文件超过上限（默认 64 MB） File over the limit (64 MiB by default)",
+        },
+        415: {
+            **PROBLEM_RESPONSES[415],
+            "description": "不是 .xlsx 或 .csv 文件 Not an .xlsx or .csv file",
+        },
     },
-    route_class_override=CappedUploadRoute,
+    route_class_override=UploadRoute,
 )
 
 
 # ---- enterprises and organisations ----
 
 
-@router.get("/enterprises", operation_id="listEnterprises", response_model=EnterprisePage)
+@router.get(
+    "/enterprises",
+    operation_id="listEnterprises",
+    openapi_extra=admits(*READERS),
+    response_model=EnterprisePage,
+)
 def list_enterprises(
     census: Census,
     page: PageQuery,
@@ -569,6 +615,7 @@ def list_enterprises(
 @router.post(
     "/enterprises",
     operation_id="createEnterprise",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     response_model=EnterpriseOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -582,7 +629,10 @@ def create_enterprise(census: Census, body: CreateEnterprise) -> EnterpriseOut:
 
 
 @router.get(
-    "/enterprises/{enterprise_id}", operation_id="getEnterprise", response_model=EnterpriseOut
+    "/enterprises/{enterprise_id}",
+    operation_id="getEnterprise",
+    openapi_extra=admits(*READERS),
+    response_model=EnterpriseOut,
 )
 def get_enterprise(census: Census, enterprise_id: str) -> EnterpriseOut:
     """一家企业店铺（联系电话脱敏）。One enterprise or shop, its contact phone masked."""
@@ -593,7 +643,10 @@ def get_enterprise(census: Census, enterprise_id: str) -> EnterpriseOut:
 
 
 @router.patch(
-    "/enterprises/{enterprise_id}", operation_id="updateEnterprise", response_model=EnterpriseOut
+    "/enterprises/{enterprise_id}",
+    operation_id="updateEnterprise",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
+    response_model=EnterpriseOut,
 )
 def update_enterprise(census: Census, enterprise_id: str, body: UpdateEnterprise) -> EnterpriseOut:
     """更正企业店铺，只改请求体中给出的字段，校验规则同登记；expected_version 过期时 409。
@@ -608,6 +661,7 @@ def update_enterprise(census: Census, enterprise_id: str, body: UpdateEnterprise
 @router.delete(
     "/enterprises/{enterprise_id}",
     operation_id="removeEnterprise",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
 )
@@ -618,7 +672,12 @@ def remove_enterprise(census: Census, enterprise_id: str, body: Removal) -> None
     census.stub.RemoveEnterprise(body.enterprise(enterprise_id), **census.options)
 
 
-@router.get("/organizations", operation_id="listOrganizations", response_model=OrganizationPage)
+@router.get(
+    "/organizations",
+    operation_id="listOrganizations",
+    openapi_extra=admits(*READERS),
+    response_model=OrganizationPage,
+)
 def list_organizations(
     census: Census,
     page: PageQuery,
@@ -639,6 +698,7 @@ def list_organizations(
 @router.post(
     "/organizations",
     operation_id="createOrganization",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     response_model=OrganizationOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -653,7 +713,12 @@ def create_organization(census: Census, body: CreateOrganization) -> Organizatio
 # ---- statistics ----
 
 
-@router.get("/stats/census", operation_id="getCensusStatistics", response_model=CensusStatisticsOut)
+@router.get(
+    "/stats/census",
+    operation_id="getCensusStatistics",
+    openapi_extra=admits(*READERS),
+    response_model=CensusStatisticsOut,
+)
 def get_census_statistics(
     census: Census,
     by_complex: Annotated[bool, Query(description="按小区分项 Per complex as well")] = False,

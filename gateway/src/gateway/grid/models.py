@@ -17,6 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from gateway.census.models import Page, ProtoEnumWords
+from gateway.inputs import MAX_VERSION
 from shequ.census.v1 import census_pb2
 from shequ.grid.v1 import grid_pb2 as pb
 from shequ_kit.errors import FieldViolation, invalid_input
@@ -214,7 +215,9 @@ class GridCorrection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    expected_version: int = Field(ge=1, description="读取时的版本号 The version you read")
+    expected_version: int = Field(
+        ge=1, le=MAX_VERSION, description="读取时的版本号 The version you read"
+    )
     name: str | None = Field(default=None, min_length=1, max_length=50, description="名称 Name")
     boundary: Boundary | None = Field(default=None, description="GeoJSON 边界；null 清除")
 
@@ -277,7 +280,9 @@ class GridRemoval(BaseModel):
         description="删除原因（至少4个字） Why (4 characters or more)",
         examples=["网格调整，已并入第二网格"],
     )
-    expected_version: int = Field(ge=1, description="读取时的版本号 The version you read")
+    expected_version: int = Field(
+        ge=1, le=MAX_VERSION, description="读取时的版本号 The version you read"
+    )
 
     def grid(self, grid_id: str) -> pb.RemoveGridRequest:
         return pb.RemoveGridRequest(
@@ -460,7 +465,9 @@ class AddMember(BaseModel):
 
 
 class MemberRemoval(BaseModel):
-    expected_version: int = Field(ge=1, description="读取时的版本号 The version you read")
+    expected_version: int = Field(
+        ge=1, le=MAX_VERSION, description="读取时的版本号 The version you read"
+    )
 
 
 class ResponsibleOut(BaseModel):

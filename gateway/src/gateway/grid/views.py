@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from gateway.access import READERS, admits
 from gateway.grid.models import (
     MEMBER_ROLES,
     AddMember,
@@ -55,6 +56,7 @@ from shequ.grid.v1 import grid_pb2 as pb
 from shequ.grid.v1 import grid_pb2_grpc
 from shequ_kit.errors import DomainError, ErrorKind, FieldViolation, invalid_input
 from shequ_kit.paging import MAX_PAGE_SIZE
+from shequ_kit.tokens import Role
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["grid 网格化治理"])
 
@@ -83,7 +85,9 @@ MicroGridQuery = Annotated[str | None, Query(description="只看此微网格 Of 
 # ---- grids ----
 
 
-@router.get("/grids", operation_id="listGrids", response_model=GridPage)
+@router.get(
+    "/grids", operation_id="listGrids", openapi_extra=admits(*READERS), response_model=GridPage
+)
 def list_grids(grid: Grid, page: PageQuery) -> GridPage:
     """网格列表，按编号排列。Grids of the community, by number."""
     reply: pb.ListGridsResponse = grid.stub.ListGrids(
@@ -95,7 +99,11 @@ def list_grids(grid: Grid, page: PageQuery) -> GridPage:
 
 
 @router.post(
-    "/grids", operation_id="createGrid", response_model=GridOut, status_code=status.HTTP_201_CREATED
+    "/grids",
+    operation_id="createGrid",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
+    response_model=GridOut,
+    status_code=status.HTTP_201_CREATED,
 )
 def create_grid(grid: Grid, body: CreateGrid) -> GridOut:
     """新建网格（社区工作人员）；网格代码 = 社区12位代码 + 3位网格号。
@@ -104,7 +112,12 @@ def create_grid(grid: Grid, body: CreateGrid) -> GridOut:
     return GridOut.of(reply.grid)
 
 
-@router.get("/grids/{grid_id}", operation_id="getGrid", response_model=GridDetailOut)
+@router.get(
+    "/grids/{grid_id}",
+    operation_id="getGrid",
+    openapi_extra=admits(*READERS),
+    response_model=GridDetailOut,
+)
 def get_grid(grid: Grid, grid_id: str) -> GridDetailOut:
     """一个网格及其微网格。A grid with its micro-grids."""
     reply: pb.GetGridResponse = grid.stub.GetGrid(
@@ -113,7 +126,12 @@ def get_grid(grid: Grid, grid_id: str) -> GridDetailOut:
     return GridDetailOut.of_reply(reply)
 
 
-@router.patch("/grids/{grid_id}", operation_id="updateGrid", response_model=GridOut)
+@router.patch(
+    "/grids/{grid_id}",
+    operation_id="updateGrid",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
+    response_model=GridOut,
+)
 def update_grid(grid: Grid, grid_id: str, body: UpdateGrid) -> GridOut:
     """更改网格名称、编号或边界，只改请求体中给出的字段；expected_version 过期时 409。
     Change a grid's name, number or boundary (only the fields sent); a stale expected_version
@@ -125,6 +143,7 @@ def update_grid(grid: Grid, grid_id: str, body: UpdateGrid) -> GridOut:
 @router.delete(
     "/grids/{grid_id}",
     operation_id="removeGrid",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
 )
@@ -137,7 +156,12 @@ def remove_grid(grid: Grid, grid_id: str, body: GridRemoval) -> None:
 # ---- micro-grids ----
 
 
-@router.get("/micro-grids", operation_id="listMicroGrids", response_model=MicroGridPage)
+@router.get(
+    "/micro-grids",
+    operation_id="listMicroGrids",
+    openapi_extra=admits(*READERS),
+    response_model=MicroGridPage,
+)
 def list_micro_grids(grid: Grid, page: PageQuery, grid_id: GridQuery = None) -> MicroGridPage:
     """微网格列表，可按网格筛选。Micro-grids, optionally of one grid."""
     reply: pb.ListMicroGridsResponse = grid.stub.ListMicroGrids(
@@ -152,6 +176,7 @@ def list_micro_grids(grid: Grid, page: PageQuery, grid_id: GridQuery = None) -> 
 @router.post(
     "/micro-grids",
     operation_id="createMicroGrid",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     response_model=MicroGridOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -162,7 +187,10 @@ def create_micro_grid(grid: Grid, body: CreateMicroGrid) -> MicroGridOut:
 
 
 @router.patch(
-    "/micro-grids/{micro_grid_id}", operation_id="updateMicroGrid", response_model=MicroGridOut
+    "/micro-grids/{micro_grid_id}",
+    operation_id="updateMicroGrid",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
+    response_model=MicroGridOut,
 )
 def update_micro_grid(grid: Grid, micro_grid_id: str, body: UpdateMicroGrid) -> MicroGridOut:
     """更改微网格名称、编号、边界，或连同所辖楼幢移到另一网格；expected_version 过期时 409。
@@ -177,6 +205,7 @@ def update_micro_grid(grid: Grid, micro_grid_id: str, body: UpdateMicroGrid) -> 
 @router.delete(
     "/micro-grids/{micro_grid_id}",
     operation_id="removeMicroGrid",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
 )
@@ -190,7 +219,10 @@ def remove_micro_grid(grid: Grid, micro_grid_id: str, body: GridRemoval) -> None
 
 
 @router.get(
-    "/grids/{grid_id}/buildings", operation_id="listGridBuildings", response_model=CoveragePage
+    "/grids/{grid_id}/buildings",
+    operation_id="listGridBuildings",
+    openapi_extra=admits(*READERS),
+    response_model=CoveragePage,
 )
 def list_grid_buildings(
     grid: Grid, grid_id: str, page: PageQuery, micro_grid_id: MicroGridQuery = None
@@ -208,7 +240,10 @@ def list_grid_buildings(
 
 
 @router.post(
-    "/grids/{grid_id}/buildings", operation_id="assignGridBuildings", response_model=AssignedOut
+    "/grids/{grid_id}/buildings",
+    operation_id="assignGridBuildings",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
+    response_model=AssignedOut,
 )
 def assign_grid_buildings(grid: Grid, grid_id: str, body: AssignBuildings) -> AssignedOut:
     """把楼幢划入本网格的一个微网格。一幢楼只属于一个微网格：已属其他微网格的楼幢 409，
@@ -230,6 +265,7 @@ def assign_grid_buildings(grid: Grid, grid_id: str, body: AssignBuildings) -> As
 @router.delete(
     "/grids/{grid_id}/buildings/{building_id}",
     operation_id="unassignGridBuilding",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
 )
@@ -256,6 +292,7 @@ def unassign_grid_building(grid: Grid, grid_id: str, building_id: str) -> None:
 @router.get(
     "/coverage/uncovered",
     operation_id="listUncoveredBuildings",
+    openapi_extra=admits(*READERS),
     response_model=UncoveredBuildingPage,
 )
 def list_uncovered_buildings(grid: Grid, page: PageQuery) -> UncoveredBuildingPage:
@@ -273,6 +310,7 @@ def list_uncovered_buildings(grid: Grid, page: PageQuery) -> UncoveredBuildingPa
 @router.get(
     "/buildings/{building_id}/coverage",
     operation_id="getBuildingCoverage",
+    openapi_extra=admits(*READERS),
     response_model=WhoCoversOut,
 )
 def get_building_coverage(grid: Grid, building_id: str) -> WhoCoversOut:
@@ -288,7 +326,12 @@ def get_building_coverage(grid: Grid, building_id: str) -> WhoCoversOut:
 # ---- members ----
 
 
-@router.get("/grids/{grid_id}/members", operation_id="listGridMembers", response_model=MemberPage)
+@router.get(
+    "/grids/{grid_id}/members",
+    operation_id="listGridMembers",
+    openapi_extra=admits(*READERS),
+    response_model=MemberPage,
+)
 def list_grid_members(
     grid: Grid,
     grid_id: str,
@@ -316,6 +359,7 @@ def list_grid_members(
 @router.post(
     "/grids/{grid_id}/members",
     operation_id="addGridMember",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     response_model=MemberOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -349,6 +393,7 @@ def is_member_of(grid: GridCall, grid_id: str, member_id: str) -> bool:
 @router.delete(
     "/grids/{grid_id}/members/{member_id}",
     operation_id="removeGridMember",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
 )
@@ -372,7 +417,9 @@ def remove_grid_member(grid: Grid, grid_id: str, member_id: str, body: MemberRem
 # ---- visits ----
 
 
-@router.get("/visits", operation_id="listVisits", response_model=VisitPage)
+@router.get(
+    "/visits", operation_id="listVisits", openapi_extra=admits(*READERS), response_model=VisitPage
+)
 def list_visits(  # FastAPI passes each query parameter by name
     *,
     grid: Grid,
@@ -409,6 +456,7 @@ def list_visits(  # FastAPI passes each query parameter by name
 @router.post(
     "/visits",
     operation_id="recordVisit",
+    openapi_extra=admits(Role.COMMUNITY_STAFF, Role.GRID_WORKER),
     response_model=VisitOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -426,6 +474,7 @@ def record_visit(grid: Grid, body: RecordVisit) -> VisitOut:
 @router.post(
     "/grid-plans",
     operation_id="proposeGridPlan",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
     response_model=GridPlanOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -437,7 +486,12 @@ def propose_grid_plan(grid: Grid, body: ProposeLayout) -> GridPlanOut:
     return GridPlanOut.of(reply.proposal)
 
 
-@router.get("/grid-plans/{plan_id}", operation_id="getGridPlan", response_model=GridPlanOut)
+@router.get(
+    "/grid-plans/{plan_id}",
+    operation_id="getGridPlan",
+    openapi_extra=admits(*READERS),
+    response_model=GridPlanOut,
+)
 def get_grid_plan(grid: Grid, plan_id: str) -> GridPlanOut:
     """查看方案：均衡度、连片情况、与现行划分的差异。A proposal: balance, contiguity and
     diff."""
@@ -448,7 +502,10 @@ def get_grid_plan(grid: Grid, plan_id: str) -> GridPlanOut:
 
 
 @router.post(
-    "/grid-plans/{plan_id}/apply", operation_id="applyGridPlan", response_model=AppliedPlanOut
+    "/grid-plans/{plan_id}/apply",
+    operation_id="applyGridPlan",
+    openapi_extra=admits(Role.COMMUNITY_STAFF),
+    response_model=AppliedPlanOut,
 )
 def apply_grid_plan(grid: Grid, plan_id: str) -> AppliedPlanOut:
     """一步应用方案；方案生成后划分已变（方案过期）时 409，请重新生成。
@@ -463,7 +520,12 @@ def apply_grid_plan(grid: Grid, plan_id: str) -> AppliedPlanOut:
 # ---- workload ----
 
 
-@router.get("/stats/grids", operation_id="getGridWorkload", response_model=GridWorkloadOut)
+@router.get(
+    "/stats/grids",
+    operation_id="getGridWorkload",
+    openapi_extra=admits(*READERS),
+    response_model=GridWorkloadOut,
+)
 def get_grid_workload(grid: Grid) -> GridWorkloadOut:
     """网格工作量：户数、人数、关爱对象、企业、未结事件、近30天走访；社区按网格、微网格分项，
     街道按社区分项。Workload: households, residents, care-tagged residents, enterprises, open

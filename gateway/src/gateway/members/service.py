@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.audit.service import record_directory_change
 from gateway.directory import KeycloakDirectory, Member
 from gateway.tenants.models import TenantKind, TenantNode, TenantStatus
 from gateway.tenants.service import ROLES_BY_KIND, tenant_not_found
@@ -89,6 +90,18 @@ def create_member(
         initial_password=member.initial_password,
         temporary_password=member.temporary_password,
     )
+    roles = ", ".join(member.roles)
+    record_directory_change(
+        sessions,
+        principal,
+        tenant,
+        "member.created",
+        summary=f"新建成员账号 {member.username}，授予角色：{roles}",
+        summary_en=f"created the account {member.username} with the role(s) {roles}",
+        target_kind="member",
+        target_id=user_id,
+        detail={"username": member.username, "roles": list(member.roles)},
+    )
     return next(m for m in directory.members(tenant, member.roles) if m.id == user_id)
 
 
@@ -127,6 +140,17 @@ def disable_member(
         )
     _require_grant_rights(principal, tenant, member.roles)
     directory.set_enabled(member.id, enabled=False)
+    record_directory_change(
+        sessions,
+        principal,
+        tenant,
+        "member.disabled",
+        summary=f"停用成员账号 {member.username}",
+        summary_en=f"disabled the account {member.username}",
+        target_kind="member",
+        target_id=member.id,
+        detail={"username": member.username, "roles": list(member.roles)},
+    )
     return Member(
         member.id, member.username, member.display_name, member.email, False, member.roles
     )

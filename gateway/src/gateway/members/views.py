@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
+from gateway.access import STAFF, admits
 from gateway.directory import Member
 from gateway.members import service
 from gateway.security import CurrentPrincipal, TenantPath
@@ -51,7 +52,11 @@ class CreateMember(BaseModel):
 
 
 @router.post(
-    "", operation_id="createMember", response_model=MemberOut, status_code=status.HTTP_201_CREATED
+    "",
+    operation_id="createMember",
+    openapi_extra=admits(*STAFF),
+    response_model=MemberOut,
+    status_code=status.HTTP_201_CREATED,
 )
 def create_member(
     tenant: TenantPath,
@@ -73,7 +78,7 @@ def create_member(
     return MemberOut.of(service.create_member(sessions, directory, principal, tenant, member))
 
 
-@router.get("", operation_id="listMembers", response_model=MemberList)
+@router.get("", operation_id="listMembers", openapi_extra=admits(*STAFF), response_model=MemberList)
 def list_members(
     tenant: TenantPath, principal: CurrentPrincipal, sessions: Sessions, directory: Directory
 ) -> MemberList:
@@ -82,7 +87,12 @@ def list_members(
     return MemberList(items=[MemberOut.of(m) for m in members])
 
 
-@router.post("/{member_id}/disable", operation_id="disableMember", response_model=MemberOut)
+@router.post(
+    "/{member_id}/disable",
+    operation_id="disableMember",
+    openapi_extra=admits(*STAFF),
+    response_model=MemberOut,
+)
 def disable_member(
     tenant: TenantPath,
     member_id: str,

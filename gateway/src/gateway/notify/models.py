@@ -35,6 +35,7 @@ from gateway.census.models import (
     ProtoEnumWords,
     ResidenceTypeWord,
 )
+from gateway.inputs import MAX_VERSION
 from shequ.notify.v1 import notify_pb2 as pb
 
 CHANNELS = ProtoEnumWords(pb.Channel)
@@ -410,7 +411,9 @@ class CancelNotice(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    expected_version: int = Field(ge=1, description="读取时的版本号 The version you read")
+    expected_version: int = Field(
+        ge=1, le=MAX_VERSION, description="读取时的版本号 The version you read"
+    )
     reason: Text = Field(default="", max_length=200, description="原因 Why", examples=["活动改期"])
 
     def to_proto(self, notice_id: str) -> pb.CancelNoticeRequest:
@@ -527,7 +530,9 @@ class PutTemplate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     expected_version: int = Field(
-        ge=0, description="读取时的本级版本号；本级尚无时为0 The version you read; 0 at first"
+        ge=0,
+        le=MAX_VERSION,
+        description="读取时的本级版本号；本级尚无时为0 The version you read; 0 at first",
     )
     name: Text = Field(min_length=1, max_length=MAX_NAME, examples=["反诈预警"])
     kind: NoticeKindWord = Field(examples=["anti_fraud"])
@@ -588,7 +593,9 @@ class PutSettings(BaseModel):
     quiet_start: str = Field(pattern=QUIET_TIME, description="HH:MM", examples=["21:30"])
     quiet_end: str = Field(pattern=QUIET_TIME, description="HH:MM", examples=["07:30"])
     expected_version: int = Field(
-        ge=0, description="读取时的版本号；仍为默认时为0 The version you read; 0 at first"
+        ge=0,
+        le=MAX_VERSION,
+        description="读取时的版本号；仍为默认时为0 The version you read; 0 at first",
     )
 
     def to_proto(self) -> pb.PutSettingsRequest:
@@ -716,7 +723,9 @@ class PutContact(BaseModel):
     )
     opted_out: list[ChannelWord] = Field(default_factory=list, examples=[["sms"]])
     expected_version: int = Field(
-        ge=0, description="读取时的版本号；尚无时为0 The version you read; 0 at first"
+        ge=0,
+        le=MAX_VERSION,
+        description="读取时的版本号；尚无时为0 The version you read; 0 at first",
     )
 
     def to_proto(self, resident_id: str) -> pb.PutContactRequest:

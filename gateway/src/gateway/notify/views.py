@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from sqlalchemy import select
 
+from gateway.access import EVERY_ROLE, READERS, STAFF, admits
 from gateway.notify.models import (
     DELIVERY_STATES,
     MAX_CODE,
@@ -111,6 +112,7 @@ ResidentId = Annotated[uuid.UUID, Path(description="居民 The resident")]
 @router.post(
     "/notices",
     operation_id="createNotice",
+    openapi_extra=admits(*STAFF),
     response_model=NoticeOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -143,7 +145,12 @@ def create_notice(
     return NoticeOut.of(reply.notice)
 
 
-@router.post("/notices/preview", operation_id="previewNotice", response_model=PreviewOut)
+@router.post(
+    "/notices/preview",
+    operation_id="previewNotice",
+    openapi_extra=admits(*STAFF),
+    response_model=PreviewOut,
+)
 def preview_notice(notify: Notify, body: NoticeDraft) -> PreviewOut:
     """发送前预览：收件人数、各渠道人数和一份填好的样例；不发送任何内容。
     Preview: how many people, on which channels, and a rendered sample; nothing is sent."""
@@ -153,7 +160,12 @@ def preview_notice(notify: Notify, body: NoticeDraft) -> PreviewOut:
     return PreviewOut.of(reply)
 
 
-@router.get("/notices", operation_id="listNotices", response_model=NoticePage)
+@router.get(
+    "/notices",
+    operation_id="listNotices",
+    openapi_extra=admits(*READERS),
+    response_model=NoticePage,
+)
 def list_notices(
     notify: Notify,
     page: PageQuery,
@@ -172,7 +184,12 @@ def list_notices(
     )
 
 
-@router.get("/notices/{notice_id}", operation_id="getNotice", response_model=NoticeOut)
+@router.get(
+    "/notices/{notice_id}",
+    operation_id="getNotice",
+    openapi_extra=admits(*READERS),
+    response_model=NoticeOut,
+)
 def get_notice(notify: Notify, notice_id: NoticeId) -> NoticeOut:
     """一条通知及其送达统计：各状态人数，各渠道的发出、送达、失败、已读。
     A notice with its delivery counts: by state, and sent/delivered/failed/read per channel."""
@@ -182,7 +199,12 @@ def get_notice(notify: Notify, notice_id: NoticeId) -> NoticeOut:
     return NoticeOut.of(reply.notice)
 
 
-@router.post("/notices/{notice_id}/cancel", operation_id="cancelNotice", response_model=NoticeOut)
+@router.post(
+    "/notices/{notice_id}/cancel",
+    operation_id="cancelNotice",
+    openapi_extra=admits(*STAFF),
+    response_model=NoticeOut,
+)
 def cancel_notice(notify: Notify, notice_id: NoticeId, body: CancelNotice) -> NoticeOut:
     """取消尚未开始发送的通知；已开始的 409，版本过期 409。
     Cancel a notice that has not started going out; one already sending is a 409, as is a
@@ -196,6 +218,7 @@ def cancel_notice(notify: Notify, notice_id: NoticeId, body: CancelNotice) -> No
 @router.get(
     "/notices/{notice_id}/deliveries",
     operation_id="listNoticeDeliveries",
+    openapi_extra=admits(*STAFF),
     response_model=DeliveryPage,
 )
 def list_notice_deliveries(
@@ -220,7 +243,10 @@ def list_notice_deliveries(
 
 
 @router.post(
-    "/notices/{notice_id}/resend", operation_id="resendFailedDeliveries", response_model=ResentOut
+    "/notices/{notice_id}/resend",
+    operation_id="resendFailedDeliveries",
+    openapi_extra=admits(*STAFF),
+    response_model=ResentOut,
 )
 def resend_failed_deliveries(notify: Notify, notice_id: NoticeId) -> ResentOut:
     """把失败的投递重新排队（重新计数尝试次数）。Queue the failed deliveries again."""
@@ -234,7 +260,10 @@ def resend_failed_deliveries(notify: Notify, notice_id: NoticeId) -> ResentOut:
 
 
 @router.get(
-    "/notification-templates", operation_id="listNotificationTemplates", response_model=TemplateList
+    "/notification-templates",
+    operation_id="listNotificationTemplates",
+    openapi_extra=admits(*READERS),
+    response_model=TemplateList,
 )
 def list_notification_templates(
     notify: Notify,
@@ -251,6 +280,7 @@ def list_notification_templates(
 @router.get(
     "/notification-templates/{code}",
     operation_id="getNotificationTemplate",
+    openapi_extra=admits(*READERS),
     response_model=TemplateOut,
 )
 def get_notification_template(notify: Notify, code: TemplateCode) -> TemplateOut:
@@ -264,6 +294,7 @@ def get_notification_template(notify: Notify, code: TemplateCode) -> TemplateOut
 @router.put(
     "/notification-templates/{code}",
     operation_id="putNotificationTemplate",
+    openapi_extra=admits(*STAFF),
     response_model=TemplateOut,
 )
 def put_notification_template(notify: Notify, code: TemplateCode, body: PutTemplate) -> TemplateOut:
@@ -278,7 +309,10 @@ def put_notification_template(notify: Notify, code: TemplateCode, body: PutTempl
 
 
 @router.get(
-    "/notification-settings", operation_id="getNotificationSettings", response_model=SettingsOut
+    "/notification-settings",
+    operation_id="getNotificationSettings",
+    openapi_extra=admits(*READERS),
+    response_model=SettingsOut,
 )
 def get_notification_settings(notify: Notify) -> SettingsOut:
     """免打扰时段（默认 21:00–08:00 北京时间）。Quiet hours (default 21:00–08:00 Beijing time)."""
@@ -289,7 +323,10 @@ def get_notification_settings(notify: Notify) -> SettingsOut:
 
 
 @router.put(
-    "/notification-settings", operation_id="putNotificationSettings", response_model=SettingsOut
+    "/notification-settings",
+    operation_id="putNotificationSettings",
+    openapi_extra=admits(*STAFF),
+    response_model=SettingsOut,
 )
 def put_notification_settings(notify: Notify, body: PutSettings) -> SettingsOut:
     """修改免打扰时段（工作人员、管理员）；版本过期 409。
@@ -298,7 +335,12 @@ def put_notification_settings(notify: Notify, body: PutSettings) -> SettingsOut:
     return SettingsOut.of(reply.settings)
 
 
-@router.get("/notification-robots", operation_id="listNotificationRobots", response_model=RobotList)
+@router.get(
+    "/notification-robots",
+    operation_id="listNotificationRobots",
+    openapi_extra=admits(*READERS),
+    response_model=RobotList,
+)
 def list_notification_robots(notify: Notify) -> RobotList:
     """楼栋群、小区群的机器人（webhook 地址已脱敏）。The group robots, webhook URLs masked."""
     reply: pb.ListRobotsResponse = notify.stub.ListRobots(pb.ListRobotsRequest(), **notify.options)
@@ -308,6 +350,7 @@ def list_notification_robots(notify: Notify) -> RobotList:
 @router.post(
     "/notification-robots",
     operation_id="createNotificationRobot",
+    openapi_extra=admits(*STAFF),
     response_model=RobotOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -320,7 +363,10 @@ def create_notification_robot(notify: Notify, body: NewRobot) -> RobotOut:
 
 
 @router.put(
-    "/notification-robots/{robot_id}", operation_id="putNotificationRobot", response_model=RobotOut
+    "/notification-robots/{robot_id}",
+    operation_id="putNotificationRobot",
+    openapi_extra=admits(*STAFF),
+    response_model=RobotOut,
 )
 def put_notification_robot(notify: Notify, robot_id: RobotId, body: UpdateRobot) -> RobotOut:
     """修改一个群机器人（工作人员、管理员）。Change a group robot (staff, admins)."""
@@ -333,6 +379,7 @@ def put_notification_robot(notify: Notify, robot_id: RobotId, body: UpdateRobot)
 @router.delete(
     "/notification-robots/{robot_id}",
     operation_id="removeNotificationRobot",
+    openapi_extra=admits(*STAFF),
     status_code=status.HTTP_204_NO_CONTENT,
 )
 def remove_notification_robot(notify: Notify, robot_id: RobotId) -> Response:
@@ -344,6 +391,7 @@ def remove_notification_robot(notify: Notify, robot_id: RobotId) -> Response:
 @router.get(
     "/notification-contacts/{resident_id}",
     operation_id="getNotificationContact",
+    openapi_extra=admits(*STAFF),
     response_model=ContactOut,
 )
 def get_notification_contact(notify: Notify, resident_id: ResidentId) -> ContactOut:
@@ -358,6 +406,7 @@ def get_notification_contact(notify: Notify, resident_id: ResidentId) -> Contact
 @router.put(
     "/notification-contacts/{resident_id}",
     operation_id="putNotificationContact",
+    openapi_extra=admits(*STAFF),
     response_model=ContactOut,
 )
 def put_notification_contact(
@@ -376,7 +425,10 @@ def put_notification_contact(
 
 
 @router.get(
-    "/stats/notices", operation_id="getNoticeStatistics", response_model=NoticeStatisticsOut
+    "/stats/notices",
+    operation_id="getNoticeStatistics",
+    openapi_extra=admits(*STAFF),
+    response_model=NoticeStatisticsOut,
 )
 def get_notice_statistics(
     notify: Notify,
@@ -439,7 +491,9 @@ def newest_first(replies: list[pb.ListInboxResponse], limit: int) -> Iterator[pb
     return islice(heapq.merge(*(reply.messages for reply in replies), key=newest), limit)
 
 
-@inbox_router.get("", operation_id="listInbox", response_model=InboxOut)
+@inbox_router.get(
+    "", operation_id="listInbox", openapi_extra=admits(*EVERY_ROLE), response_model=InboxOut
+)
 def list_inbox(
     request: Request,
     principal: CurrentPrincipal,
@@ -467,7 +521,12 @@ def list_inbox(
     )
 
 
-@inbox_router.post("/read", operation_id="markInboxRead", response_model=MarkedOut)
+@inbox_router.post(
+    "/read",
+    operation_id="markInboxRead",
+    openapi_extra=admits(*EVERY_ROLE),
+    response_model=MarkedOut,
+)
 def mark_inbox_read(request: Request, principal: CurrentPrincipal, body: MarkRead) -> MarkedOut:
     """把消息标为已读（本人的或本人角色收件箱中的；别人的消息不受影响）。
     Mark messages read (my own, or in my roles' inboxes; anyone else's are left alone)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import grpc
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -23,7 +23,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.open311.documents import Document, Representation, render
+from gateway.access import EVERY_ROLE, admit, admits
+from gateway.limits import admitted_caller
+from gateway.open311.documents import (
+    JSON_MEDIA_TYPE,
+    XML_MEDIA_TYPE,
+    Document,
+    Representation,
+    render,
+)
 from gateway.open311.models import (
     MAX_REQUESTS,
     Changesets,
@@ -43,6 +51,8 @@ from gateway.open311.models import (
     timestamp_of,
 )
 from gateway.open311.refusals import refusal_of, refusal_response
+from gateway.problem_responses import COMPONENTS
+from gateway.problems import MEDIA_TYPE
 from gateway.security import parse_tenant_id
 from gateway.service_calls import caller_options
 from gateway.tenants.service import get_node
@@ -63,6 +73,34 @@ FORMATS_DOC: dict[int | str, dict[str, Any]] = {
         "description": "GeoReport v2 文档 document (JSON or XML by the path's suffix)",
         "content": {"application/json": {}, "text/xml": {}},
     }
+}
+
+
+# Every refusal: the GeoReport error list (JSON or XML by the path's suffix), or a problem when
+# the client asks for application/problem+json. GeoReport's invalid input is 400, not 422.
+_GEOREPORT_ERRORS: Final = {
+    "description": "GeoReport v2 错误列表 error list (JSON or XML), or a problem if asked for",
+    "content": {
+        JSON_MEDIA_TYPE: {
+            "schema": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "code": {"type": "integer"},
+                        "description": {"type": "string"},
+                    },
+                    "required": ["code", "description"],
+                },
+            }
+        },
+        XML_MEDIA_TYPE: {},
+        MEDIA_TYPE: {"schema": {"$ref": COMPONENTS.format(model="Problem")}},
+    },
+}
+ERRORS_DOC: Final[dict[int | str, dict[str, Any]]] = {
+    "4XX": _GEOREPORT_ERRORS,
+    "5XX": _GEOREPORT_ERRORS,
 }
 
 
@@ -88,7 +126,10 @@ class Open311Route(APIRoute):
 
 
 router = APIRouter(
-    prefix="/open311/v2/{tenant}", tags=["open311 GeoReport v2"], route_class=Open311Route
+    prefix="/open311/v2/{tenant}",
+    tags=["open311 GeoReport v2"],
+    route_class=Open311Route,
+    responses=ERRORS_DOC,
 )
 
 
@@ -142,15 +183,19 @@ def _parameters(request: Request, form: PostedForm | None, name: str) -> list[st
 
 def _verified_caller(request: Request, form: PostedForm | None) -> Principal:
     """The token of ``Authorization: Bearer``, or else of the ``api_key`` parameter (query or
-    form). Never optional: no token is a 401, like every other route."""
+    form), within the rate limits. Never optional: no token is a 401, like every other route."""
     verifier: TokenVerifier = request.app.state.core.verifier
-    header = request.headers.get("authorization")
-    if header:
-        return verifier.verify(bearer_token(header))
-    keys = [k.strip() for k in _parameters(request, form, "api_key") if k.strip()]
-    if not keys:
-        raise unauthenticated("no bearer token and no api_key")
-    return verifier.verify(keys[0])
+
+    def verify() -> Principal:
+        header = request.headers.get("authorization")
+        if header:
+            return verifier.verify(bearer_token(header))
+        keys = [k.strip() for k in _parameters(request, form, "api_key") if k.strip()]
+        if not keys:
+            raise unauthenticated("no bearer token and no api_key")
+        return verifier.verify(keys[0])
+
+    return admitted_caller(request, verify)
 
 
 FormatSuffix = Annotated[str, Path(description="json 或 xml：返回的格式 The representation")]
@@ -165,6 +210,7 @@ def open311_call(
     representation = Representation.of_suffix(fmt)
     principal = _verified_caller(request, form)
     tenant_id = parse_tenant_id(tenant, "tenant")
+    admit(request, principal, tenant_id)
     options = caller_options(request, principal, tenant_id)
     for given in _parameters(request, form, "jurisdiction_id"):
         if given.strip() != tenant_id.value:
@@ -189,7 +235,12 @@ Call = Annotated[Open311Call, Depends(open311_call)]
 # ---- discovery and services ----
 
 
-@router.get("/discovery.{fmt}", operation_id="getOpen311Discovery", responses=FORMATS_DOC)
+@router.get(
+    "/discovery.{fmt}",
+    operation_id="getOpen311Discovery",
+    openapi_extra=admits(*EVERY_ROLE),
+    responses=FORMATS_DOC,
+)
 def get_discovery(request: Request, call: Call) -> Response:
     """服务发现：本社区的 GeoReport v2 端点、格式与获取令牌的方式。Service discovery."""
     reply: pb.ListCategoriesResponse = call.stub.ListCategories(
@@ -212,7 +263,12 @@ def get_discovery(request: Request, call: Call) -> Response:
     return call.respond(Document("discovery", document))
 
 
-@router.get("/services.{fmt}", operation_id="listOpen311Services", responses=FORMATS_DOC)
+@router.get(
+    "/services.{fmt}",
+    operation_id="listOpen311Services",
+    openapi_extra=admits(*EVERY_ROLE),
+    responses=FORMATS_DOC,
+)
 def list_services(call: Call) -> Response:
     """服务类型：本社区在用的事件类别。The tenant's case categories in force, as services."""
     reply: pb.ListCategoriesResponse = call.stub.ListCategories(
@@ -224,6 +280,7 @@ def list_services(call: Call) -> Response:
 @router.get(
     "/services/{service_code}.{fmt}",
     operation_id="getOpen311ServiceDefinition",
+    openapi_extra=admits(*EVERY_ROLE),
     responses=FORMATS_DOC,
 )
 def get_service_definition(call: Call, service_code: str) -> Response:
@@ -262,13 +319,14 @@ def _category_in_force(call: Open311Call, code: str) -> pb.Category | None:
     status_code=201,
     responses={201: FORMATS_DOC[200]},
     openapi_extra={
+        **admits(*EVERY_ROLE),
         "requestBody": {
             "required": True,
             "content": {
                 media: {"schema": {"type": "object", "additionalProperties": {"type": "string"}}}
                 for media in FORM_TYPES
             },
-        }
+        },
     },
 )
 def create_request(request: Request, call: Call, form: FormFields) -> Response:
@@ -313,7 +371,12 @@ def create_request(request: Request, call: Call, form: FormFields) -> Response:
     )
 
 
-@router.get("/requests.{fmt}", operation_id="listOpen311Requests", responses=FORMATS_DOC)
+@router.get(
+    "/requests.{fmt}",
+    operation_id="listOpen311Requests",
+    openapi_extra=admits(*EVERY_ROLE),
+    responses=FORMATS_DOC,
+)
 def list_requests(request: Request, call: Call) -> Response:
     """查询事件：按 service_request_id（逗号分隔），或按 service_code、status、start_date、
     end_date（默认最近90天，至多1000件）；居民只看到自己上报的。Search service requests; a
@@ -326,6 +389,7 @@ def list_requests(request: Request, call: Call) -> Response:
 @router.get(
     "/requests/{service_request_id}.{fmt}",
     operation_id="getOpen311Request",
+    openapi_extra=admits(*EVERY_ROLE),
     responses=FORMATS_DOC,
 )
 def get_request(call: Call, service_request_id: str) -> Response:

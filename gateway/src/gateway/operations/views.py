@@ -22,6 +22,7 @@ import grpc
 from fastapi import APIRouter, Path, Query, Request
 from google.protobuf.message import Message
 
+from gateway.access import admits
 from gateway.grid.models import timestamp_of
 from gateway.operations.models import (
     ConsumerGroupOut,
@@ -42,7 +43,7 @@ from shequ.ops.v1 import ops_pb2, ops_pb2_grpc
 from shequ_kit import ops
 from shequ_kit.grpc_client import error_detail
 from shequ_kit.tenancy import TenantId
-from shequ_kit.tokens import Principal
+from shequ_kit.tokens import Principal, Role
 
 router = APIRouter(prefix="/api/v1/ops", tags=["operations 运维"])
 
@@ -111,7 +112,12 @@ def _gateway_operations(request: Request) -> ops.Operations:
     )
 
 
-@router.get("/outbox", operation_id="getOutboxStatus", response_model=OutboxOverview)
+@router.get(
+    "/outbox",
+    operation_id="getOutboxStatus",
+    openapi_extra=admits(Role.PLATFORM_ADMIN, Role.STREET_ADMIN),
+    response_model=OutboxOverview,
+)
 def outbox_status(
     request: Request,
     principal: CurrentPrincipal,
@@ -140,7 +146,12 @@ def outbox_status(
     return OutboxOverview(services=entries)
 
 
-@router.post("/outbox/replay", operation_id="replayOutbox", response_model=ReplayOut)
+@router.post(
+    "/outbox/replay",
+    operation_id="replayOutbox",
+    openapi_extra=admits(Role.PLATFORM_ADMIN, Role.STREET_ADMIN),
+    response_model=ReplayOut,
+)
 def replay_outbox(request: Request, principal: CurrentPrincipal, body: ReplayOutbox) -> ReplayOut:
     """重放一个服务在某时间段内已发布的事件（消费者按事件编号去重，可安全重放）。
     Publish one process's sent events of a time range again (consumers deduplicate by id)."""
@@ -158,6 +169,8 @@ def replay_outbox(request: Request, principal: CurrentPrincipal, body: ReplayOut
                 aggregate_id=body.aggregate_id or "",
                 topic=body.topic or "",
             ),
+            service=body.service.value,
+            actor=principal,
         )
         return ReplayOut(service=body.service, replayed=replayed)
     stub: ops_pb2_grpc.OpsServiceStub = request.app.state.core.ops[body.service.value]
@@ -175,7 +188,12 @@ def replay_outbox(request: Request, principal: CurrentPrincipal, body: ReplayOut
     return ReplayOut(service=body.service, replayed=reply.replayed)
 
 
-@router.get("/consumers", operation_id="getConsumerLag", response_model=ConsumersOverview)
+@router.get(
+    "/consumers",
+    operation_id="getConsumerLag",
+    openapi_extra=admits(Role.PLATFORM_ADMIN),
+    response_model=ConsumersOverview,
+)
 def consumer_lag(request: Request, principal: CurrentPrincipal) -> ConsumersOverview:
     """各消费组的积压（按分区）与已处理事件数（仅平台管理员）。
     Each consumer group's lag per partition and processed events (platform administrators)."""
@@ -200,6 +218,7 @@ def consumer_lag(request: Request, principal: CurrentPrincipal) -> ConsumersOver
 @router.post(
     "/projections/{service}/{name}/rebuild",
     operation_id="rebuildProjection",
+    openapi_extra=admits(Role.PLATFORM_ADMIN, Role.STREET_ADMIN),
     response_model=RebuildOut,
 )
 def rebuild_projection(
@@ -214,7 +233,7 @@ def rebuild_projection(
     scope = _tenant_of(body.tenant if body else None, "body.tenant")
     ops.authorize_operator(principal, scope)
     if service is ServiceName.GATEWAY:
-        reply = ops.rebuild_projection(_gateway_operations(request), name, scope)
+        reply = ops.rebuild_projection(_gateway_operations(request), name, scope, actor=principal)
         return RebuildOut.of(service, reply)
     stub: ops_pb2_grpc.OpsServiceStub = request.app.state.core.ops[service.value]
     answer: ops_pb2.RebuildProjectionResponse = stub.RebuildProjection(

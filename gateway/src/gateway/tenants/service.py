@@ -13,6 +13,7 @@ from gateway.directory import KeycloakDirectory
 from gateway.tenants.models import TenantKind, TenantNode, TenantStatus
 from shequ.common.v1 import tenant_pb2
 from shequ.gateway.v1 import events_pb2
+from shequ_kit import audit
 from shequ_kit.errors import (
     DomainError,
     ErrorKind,
@@ -22,7 +23,7 @@ from shequ_kit.errors import (
     permission_denied,
 )
 from shequ_kit.outbox import Event, publish
-from shequ_kit.tenancy import TenantId
+from shequ_kit.tenancy import TenantId, tenant_scope
 from shequ_kit.tokens import Principal, Role
 
 EVENT_SOURCE = "/shequ/gateway"
@@ -131,6 +132,7 @@ def onboard_community(
     """Make a community usable; returns the node and whether this call onboarded it.
 
     Idempotent: onboarding an active community again changes nothing and emits nothing.
+    The onboarding is recorded in the audit log in the registry's transaction.
     The Keycloak groups are created first (idempotently), so a failure there leaves the
     registry untouched and the request can simply be repeated.
     """
@@ -147,7 +149,8 @@ def onboard_community(
         if existing is not None and existing.status is TenantStatus.ACTIVE:
             return existing, False
     directory.ensure_tenant_groups(request.tenant, ROLES_BY_KIND[TenantKind.COMMUNITY])
-    with sessions.begin() as session:
+    # In the community's scope: its audit entry is written under row-level security.
+    with tenant_scope(request.tenant), sessions.begin() as session:
         node = session.get(TenantNode, request.tenant.value, with_for_update=True)
         if node is not None and node.status is TenantStatus.ACTIVE:
             return node, False  # a concurrent request got there first
@@ -171,4 +174,18 @@ def onboard_community(
         node.onboarded_at = datetime.now(UTC)
         session.flush()
         publish(session, onboarded_event(node, topic))
+        audit.record(
+            session,
+            "tenant.onboarded",
+            target_kind="tenant",
+            target_id=node.tenant_id,
+            summary=f"启用社区：{node.name_zh}（{node.tenant_id}）",
+            summary_en=f"onboarded the community {node.name_en} ({node.tenant_id})",
+            detail={
+                "street": street.value,
+                "division_code": node.division_code,
+                "division_code_year": node.division_code_year,
+            },
+            actor=principal,
+        )
     return node, True

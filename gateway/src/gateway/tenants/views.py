@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.access import EVERY_ROLE, admits
 from gateway.directory import KeycloakDirectory
 from gateway.security import CurrentPrincipal, TenantPath, parse_tenant_id
 from gateway.tenants import service
 from gateway.tenants.models import TenantKind, TenantNode, TenantStatus
+from shequ_kit.tokens import Role
 
 router = APIRouter(prefix="/api/v1/tenants", tags=["tenants 租户"])
 
@@ -77,7 +79,9 @@ class OnboardCommunity(BaseModel):
     division_code_year: int | None = Field(default=None, ge=1980, le=2100)
 
 
-@router.get("", operation_id="listTenants", response_model=TenantTree)
+@router.get(
+    "", operation_id="listTenants", openapi_extra=admits(*EVERY_ROLE), response_model=TenantTree
+)
 def list_tenants(principal: CurrentPrincipal, sessions: Sessions) -> TenantTree:
     """租户树：调用者有权查看的街道与社区。The tenant tree the caller may see."""
     with sessions() as session:
@@ -90,7 +94,12 @@ def list_tenants(principal: CurrentPrincipal, sessions: Sessions) -> TenantTree:
     return TenantTree(roots=roots)
 
 
-@router.get("/{tenant}", operation_id="getTenant", response_model=TenantOut)
+@router.get(
+    "/{tenant}",
+    operation_id="getTenant",
+    openapi_extra=admits(*EVERY_ROLE),
+    response_model=TenantOut,
+)
 def get_tenant(tenant: TenantPath, principal: CurrentPrincipal, sessions: Sessions) -> TenantOut:
     """一个租户节点。One node of the tree."""
     with sessions() as session:
@@ -100,6 +109,7 @@ def get_tenant(tenant: TenantPath, principal: CurrentPrincipal, sessions: Sessio
 @router.post(
     "",
     operation_id="onboardCommunity",
+    openapi_extra=admits(Role.PLATFORM_ADMIN, Role.STREET_ADMIN),
     response_model=TenantOut,
     status_code=status.HTTP_201_CREATED,
     responses={200: {"description": "Already onboarded; nothing changed"}},

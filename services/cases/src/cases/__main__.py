@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
                 settings.database_url,
                 service="cases",
                 bootstrap_servers=settings.kafka_bootstrap_servers,
+                timeouts=settings.database_timeouts,
+                ack_timeout_s=settings.kafka_timeout_s,
             ),
             "consume": lambda: consume(settings),
             "scheduler": lambda: escalate(settings),

@@ -48,12 +48,13 @@ class CasesCore:
 
 @contextmanager
 def prepare_core(settings: CasesSettings) -> Iterator[CasesCore]:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, timeouts=settings.database_timeouts)
     sessions = tenant_sessionmaker(engine)
     credentials = ServiceCredentials.for_issuer(
         settings.keycloak_issuer,
         settings.service_client_id,
         settings.service_client_secret.get_secret_value(),
+        timeout_s=settings.keycloak_timeout_s,
     )
     grid = GridClient(settings.grid_target, credentials, settings.grid_timeout_s)
     cache = NotifiedCache(settings.database_url, CHANNEL)
@@ -65,7 +66,11 @@ def prepare_core(settings: CasesSettings) -> Iterator[CasesCore]:
         settings=settings,
         engine=engine,
         sessions=sessions,
-        verifier=TokenVerifier(issuer=settings.keycloak_issuer, audience=settings.token_audience),
+        verifier=TokenVerifier(
+            issuer=settings.keycloak_issuer,
+            audience=settings.token_audience,
+            timeout_s=settings.keycloak_timeout_s,
+        ),
         credentials=credentials,
         grid=grid,
         reference_cache=cache,
@@ -109,4 +114,5 @@ def onboarding_consumer(core: CasesCore) -> EventConsumer:
         handler=on_gateway_event,
         sessions=core.sessions,
         bootstrap_servers=core.settings.kafka_bootstrap_servers,
+        send_timeout_s=core.settings.kafka_timeout_s,
     )

@@ -18,6 +18,7 @@ from cases.sla import WorkingCalendar
 from shequ.cases.v1 import cases_pb2 as pb
 from shequ.cases.v1 import cases_pb2_grpc
 from shequ_kit.access import caller_on_tenant
+from shequ_kit.db import like_literal
 from shequ_kit.paging import Page, page_of, page_response, sort_key
 from shequ_kit.tenancy import TenantId
 from shequ_kit.tokens import Principal
@@ -231,7 +232,7 @@ def _filters(principal: Principal, request: pb.ListCasesRequest) -> list[Any]:
     if request.HasField("until"):
         found.append(CaseRow.reported_at < request.until.ToDatetime(tzinfo=UTC))
     if text := request.query.strip()[:100]:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = f"%{like_literal(text)}%"
         found.append(
             or_(
                 CaseRow.title.ilike(pattern),

@@ -45,7 +45,7 @@ class CensusCore:
 def prepare_core(
     settings: CensusSettings, *, today: Callable[[], date] = today_in_shanghai
 ) -> Iterator[CensusCore]:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, timeouts=settings.database_timeouts)
     try:
         yield CensusCore(
             settings=settings,
@@ -56,7 +56,9 @@ def prepare_core(
                 hasher=LookupHasher.from_setting(settings.pii_lookup_key.get_secret_value()),
             ),
             verifier=TokenVerifier(
-                issuer=settings.keycloak_issuer, audience=settings.token_audience
+                issuer=settings.keycloak_issuer,
+                audience=settings.token_audience,
+                timeout_s=settings.keycloak_timeout_s,
             ),
             today=today,
         )

@@ -1,14 +1,15 @@
 """What other services ask the census about places: who lives there (notify's audiences) and
 how many (grid's workload). Answers carry no personal data (no ID number, phone or birth
 date), except the phones of a notice's audience for a pii-reader who names the purpose: those
-are audited per resident, batch by batch, before the batch is sent.
+are audited per resident, batch by batch, before the batch is sent, and the stream is one
+``pii.revealed`` entry of the audit log (how many residents, for what), with the first batch.
 """
 
 from __future__ import annotations
 
 import contextvars
 import uuid
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -19,10 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from census.people.ages import any_care_tag_condition, derived_care_tags
 from census.people.models import Household, Resident
-from census.people.service import Protection, Reveal, audit_reveals_now
+from census.people.service import Protection, Reveal, audit_reveals_now, rows_of
 from census.places.models import Building
 from census.places.service import parse_uuid
 from census.vocabulary import CARE_TAGS, RESIDENCE_TYPES
+from shequ_kit import audit
 from shequ_kit.errors import FieldViolation, invalid_input
 
 # Rows fetched (and, with phones, audited) per round trip while streaming: enough to keep the
@@ -174,7 +176,8 @@ def residents_with_phones(
     cipher = protection.cipher
     query = _audience_query(audience, today, with_phones=True)
     with sessions() as session:
-        for batch in _read_ahead(_audited(sessions, reveal, session.execute(query).partitions())):
+        batches = session.execute(query).partitions()
+        for batch in _read_ahead(_audited(sessions, reveal, query, batches)):
             for row in batch:
                 phone = (
                     cipher.decrypt(row.phone_cipher, tenant_id=row.tenant_id, field="phone")
@@ -185,12 +188,35 @@ def residents_with_phones(
 
 
 def _audited(
-    sessions: sessionmaker[Session], reveal: Reveal, batches: Iterator[Sequence[Row[Any]]]
+    sessions: sessionmaker[Session],
+    reveal: Reveal,
+    query: Select[Any],
+    batches: Iterator[Sequence[Row[Any]]],
 ) -> Iterator[Sequence[Row[Any]]]:
-    """Each batch once its audit rows are committed."""
-    for batch in batches:
-        audit_reveals_now(sessions, reveal, [(row.tenant_id, row.id) for row in batch])
+    """Each batch once its audit rows (and, with the first, the log's entry) are committed."""
+    for number, batch in enumerate(batches):
+        announce = _audience_entry(query, reveal) if number == 0 else None
+        audited = [(row.tenant_id, row.id) for row in batch]
+        audit_reveals_now(sessions, reveal, audited, announce=announce)
         yield batch
+
+
+def _audience_entry(query: Select[Any], reveal: Reveal) -> Callable[[Session], object]:
+    """The audit log's entry of the phones read for a notice: how many residents, for what."""
+
+    def record_audience(session: Session) -> object:
+        residents = rows_of(session, query)
+        return audit.record(
+            session,
+            "pii.revealed",
+            target_kind="audience",
+            summary=f"为发送通知读取 {residents} 位居民的手机号，用途：{reveal.reason}",
+            summary_en=f"read the phones of {residents} residents to send a notice; "
+            f"purpose: {reveal.reason}",
+            detail={"residents": residents, "purpose": reveal.reason},
+        )
+
+    return record_audience
 
 
 def _read_ahead(batches: Iterator[Sequence[Row[Any]]]) -> Iterator[Sequence[Row[Any]]]:

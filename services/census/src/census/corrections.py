@@ -55,7 +55,19 @@ def removal_reason(reason: str) -> str:
             "a reason of at least 4 characters is required",
             FieldViolation("reason", "at least 4 characters"),
         )
-    return cleaned[:MAX_REASON_LENGTH]
+    return reason_within_limit(cleaned, "reason")
+
+
+def reason_within_limit(cleaned: str, field: str) -> str:
+    """A reason kept with a record or an audit entry is kept whole, never cut short."""
+    if len(cleaned) > MAX_REASON_LENGTH:
+        raise invalid_input(
+            "census.reason_too_long",
+            f"理由不超过{MAX_REASON_LENGTH}个字",
+            f"a reason has at most {MAX_REASON_LENGTH} characters",
+            FieldViolation(field, f"at most {MAX_REASON_LENGTH} characters"),
+        )
+    return cleaned
 
 
 def mark_removed(record: Removable, *, reason: str, remover: str) -> None:

@@ -11,6 +11,7 @@ import psycopg
 from sqlalchemy import Date, DateTime, String, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from shequ_kit.audit import audit_table
 from shequ_kit.bulk import StagedRows, stage_rows
 from shequ_kit.db import TenantOwned
 from shequ_kit.outbox import outbox_table
@@ -45,6 +46,7 @@ class Removable:
 
 metadata = Base.metadata
 outbox = outbox_table(metadata)
+audit = audit_table(metadata)
 
 
 def driver_connection(session: Session) -> psycopg.Connection[Any]:

@@ -82,16 +82,21 @@ class GridCore:
 
 @contextmanager
 def prepare_core(settings: GridSettings) -> Iterator[GridCore]:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, timeouts=settings.database_timeouts)
     core = GridCore(
         settings=settings,
         engine=engine,
         sessions=tenant_sessionmaker(engine),
-        verifier=TokenVerifier(issuer=settings.keycloak_issuer, audience=settings.token_audience),
+        verifier=TokenVerifier(
+            issuer=settings.keycloak_issuer,
+            audience=settings.token_audience,
+            timeout_s=settings.keycloak_timeout_s,
+        ),
         credentials=ServiceCredentials.for_issuer(
             settings.keycloak_issuer,
             settings.service_client_id,
             settings.service_client_secret.get_secret_value(),
+            timeout_s=settings.keycloak_timeout_s,
         ),
         coverage_cache=NotifiedCache(settings.database_url, LAYOUT_CHANNEL),
     )
@@ -151,4 +156,5 @@ def census_consumer(core: GridCore) -> EventConsumer:
         handler=projection_handler(CensusHandler(resync=core.resync), CaseHandler()),
         sessions=core.sessions,
         bootstrap_servers=core.settings.kafka_bootstrap_servers,
+        send_timeout_s=core.settings.kafka_timeout_s,
     )

@@ -14,6 +14,7 @@ from grid.layout import get_grid, get_micro_grid
 from grid.models import CensusBuilding, Coverage, Member
 from shequ.grid.v1 import events_pb2
 from shequ.grid.v1 import grid_pb2 as pb
+from shequ_kit import audit
 from shequ_kit.errors import FieldViolation, invalid_input, not_found
 from shequ_kit.outbox import tenant_ref
 from shequ_kit.paging import Page, sort_key
@@ -28,6 +29,15 @@ ROLES: Final[dict[str, pb.MemberRole.ValueType]] = {
     "party_member": pb.MEMBER_ROLE_PARTY_MEMBER,
 }
 ROLE_WORDS: Final = {value: word for word, value in ROLES.items()}
+# How the audit log names the roles.
+ROLE_LABELS: Final = {
+    "grid_leader": "网格长",
+    "grid_worker": "网格员",
+    "micro_grid_leader": "微网格长",
+    "building_leader": "楼道长",
+    "volunteer": "志愿者",
+    "party_member": "党员",
+}
 
 
 def mask_phone(phone: str) -> str:
@@ -143,6 +153,20 @@ def add_member(session: Session, tenant: TenantId, given: pb.MemberInput) -> Mem
             account_subject=member.account_subject or "",
         ),
     )
+    audit.record(
+        session,
+        "grid_member.added",
+        target_kind="grid_member",
+        target_id=member.id,
+        summary=f"任命{ROLE_LABELS[role]}：{grid.name}",
+        summary_en=f"appointed a {role.replace('_', ' ')} in grid {grid.number}",
+        detail={
+            "role": role,
+            "grid_id": str(grid.id),
+            "micro_grid_id": str(micro_id or ""),
+            "building_id": str(building_id or ""),
+        },
+    )
     return member
 
 
@@ -186,6 +210,15 @@ def remove_member(
         events_pb2.MemberRemoved(
             tenant=tenant_ref(tenant), member_id=str(member.id), grid_id=str(member.grid_id)
         ),
+    )
+    audit.record(
+        session,
+        "grid_member.removed",
+        target_kind="grid_member",
+        target_id=member.id,
+        summary=f"免去{ROLE_LABELS[member.role]}",
+        summary_en=f"removed a {member.role.replace('_', ' ')} from their grid",
+        detail={"role": member.role, "grid_id": str(member.grid_id)},
     )
 
 

@@ -34,6 +34,7 @@ from grid.planner.model import DEFAULT_STABILITY
 from grid.workload import per_building
 from shequ.grid.v1 import events_pb2
 from shequ.grid.v1 import grid_pb2 as pb
+from shequ_kit import audit
 from shequ_kit.errors import DomainError, ErrorKind, FieldViolation, invalid_input, not_found
 from shequ_kit.outbox import tenant_ref
 from shequ_kit.tenancy import TenantId
@@ -412,6 +413,24 @@ def apply(session: Session, tenant: TenantId, proposal_id: str) -> Applied:
             micro_grids=len(micro_of_key),
             changed_assignments=body.diff.changed_assignments,
         ),
+    )
+    moves = body.diff.changed_assignments
+    audit.record(
+        session,
+        "grid_plan.applied",
+        target_kind="grid_plan",
+        target_id=row.id,
+        summary=f"应用网格方案：{len(grid_of_key)} 个网格、{len(micro_of_key)} 个微网格，"
+        f"{moves} 个楼幢调整归属",
+        summary_en=f"applied a grid plan: {len(grid_of_key)} grids, {len(micro_of_key)} "
+        f"micro-grids, {moves} buildings moved",
+        detail={
+            "grids": len(grid_of_key),
+            "micro_grids": len(micro_of_key),
+            "moves": moves,
+            "grids_removed": len(existing_grids) - len(kept_grids),
+            "micro_grids_removed": len(existing_micro) - len(kept_micro),
+        },
     )
     return Applied(
         proposal=row,

@@ -20,6 +20,7 @@ from grid.census_sync import Rebuilt, rebuild_tenant
 from grid.members import add_member
 from grid.models import CensusBuilding, Grid, MicroGrid
 from shequ.grid.v1 import grid_pb2 as pb
+from shequ_kit.audit import Actor, acting_as
 from shequ_kit.tenancy import TenantId, tenant_scope
 
 # (grids, micro-grids) per demo community; Shibei's from the seeds, the rest ∝ households.
@@ -52,7 +53,8 @@ def rebuild_projection(core: GridCore, tenant: TenantId) -> Rebuilt:
 
 def seed_demo_layout(core: GridCore, tenant_id: str, grids: int, micro_grids: int) -> str:
     tenant = TenantId(tenant_id)
-    with tenant_scope(tenant):
+    # The plan applied and the members appointed are in the audit log as the seed's doing.
+    with tenant_scope(tenant), acting_as(Actor(SEEDED_BY, SEEDED_BY)):
         with core.sessions() as session:
             if session.scalar(select(func.count()).select_from(Grid)):
                 return "has grids already, left alone"

@@ -3,7 +3,6 @@ balanced where the input allows it, contiguous, fast, and a re-balance after new
 few of the buildings already placed."""
 
 import functools
-import time
 
 import pytest
 
@@ -24,7 +23,6 @@ MOVED_AT_MOST = 0.15
 # At the default stability (0.3) a building with a tenth of a micro-grid's work moves only
 # between micro-grids about 17% of the mean apart: a re-balance keeps what is within that.
 REBALANCED_MAX_OVER_MEAN = 1.2
-DISTRICT_SECONDS = 5.0
 
 # name → (buildings, grids, micro-grids): Shibei's size, a big community, a district.
 SIZES = {
@@ -85,19 +83,18 @@ def test_every_micro_grid_and_grid_is_contiguous_at_every_size(name: str, seed: 
     assert placed == sorted(b.id for b in community(name, seed))
 
 
-def test_a_district_of_five_thousand_buildings_is_planned_within_the_target_time() -> None:
+def test_a_district_of_five_thousand_buildings_is_planned_whole() -> None:
+    # How fast is make bench's question (bench/grid.py times the district plan).
     buildings = synthetic_district(seed=3)
     assert len(buildings) == 5_000
     request = PlanRequest(
         buildings=buildings, grids=DISTRICT_GRIDS, micro_grids=DISTRICT_MICRO_GRIDS
     )
-    began = time.perf_counter()
     proposal = plan_layout(request)
-    took = time.perf_counter() - began
-    # Measured about 1–1.5 s on one core; the target leaves room for a loaded test machine.
-    assert took <= DISTRICT_SECONDS
     assert len(proposal.micro_grids) == DISTRICT_MICRO_GRIDS
     assert len(proposal.grids) == DISTRICT_GRIDS
+    placed = sorted(b for m in proposal.micro_grids for b in m.building_ids)
+    assert placed == sorted(b.id for b in buildings)
     assert proposal.micro_grid_balance.max_over_mean <= MAX_OVER_MEAN
 
 

@@ -66,7 +66,7 @@ class NotifyCore:
 
 @contextmanager
 def prepare_core(settings: NotifySettings) -> Iterator[NotifyCore]:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, timeouts=settings.database_timeouts)
     census_channel = make_channel(
         settings.census_target, default_timeout_s=settings.upstream_timeout_s
     )
@@ -75,11 +75,16 @@ def prepare_core(settings: NotifySettings) -> Iterator[NotifyCore]:
         settings=settings,
         engine=engine,
         sessions=tenant_sessionmaker(engine),
-        verifier=TokenVerifier(issuer=settings.keycloak_issuer, audience=settings.token_audience),
+        verifier=TokenVerifier(
+            issuer=settings.keycloak_issuer,
+            audience=settings.token_audience,
+            timeout_s=settings.keycloak_timeout_s,
+        ),
         credentials=ServiceCredentials.for_issuer(
             settings.keycloak_issuer,
             settings.service_client_id,
             settings.service_client_secret.get_secret_value(),
+            timeout_s=settings.keycloak_timeout_s,
         ),
         census_channel=census_channel,
         grid_channel=grid_channel,

@@ -361,4 +361,5 @@ def consumer(core: NotifyCore) -> EventConsumer:
         handler=CaseNotifier(core.sessions, core.settings.events_topic),
         sessions=core.sessions,
         bootstrap_servers=core.settings.kafka_bootstrap_servers,
+        send_timeout_s=core.settings.kafka_timeout_s,
     )

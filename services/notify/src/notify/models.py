@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shequ_kit.audit import audit_table
 from shequ_kit.consumer import processed_events_table
 from shequ_kit.db import TenantOwned
 from shequ_kit.outbox import outbox_table
@@ -42,6 +43,7 @@ class Base(DeclarativeBase):
 
 metadata = Base.metadata
 outbox = outbox_table(metadata)
+audit = audit_table(metadata)
 processed_events = processed_events_table(metadata)
 
 # A notice still has work to do in these states (the dispatcher's partial index).

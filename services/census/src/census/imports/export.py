@@ -7,14 +7,15 @@
   (pii-reader and a reason, checked by the caller). Then every exported record gets a
   ``pii_reveal`` row, written one statement per batch and **committed before the batch's bytes
   are produced**: a download broken off may have audited a few rows more than were sent,
-  never fewer.
+  never fewer. The export itself is one ``pii.exported`` entry of the audit log (how many
+  records, which format, why), committed with the first batch.
 - A street's export names each row's community in a trailing column.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
@@ -34,9 +35,11 @@ from census.people.service import (
     Reveal,
     audit_reveals_now,
     residents_matching,
+    rows_of,
 )
 from census.places.models import Building, Complex, Dwelling, Unit
 from census.vocabulary import CareTag, Relation, ResidenceType, Tenure
+from shequ_kit import audit
 from shequ_kit.tenancy import TenantId
 
 # Rows fetched (and, when revealed, audited) together.
@@ -70,7 +73,7 @@ def export_residents(
     """
     query = _export_query(protection, criteria, today)
     with_community = not tenant.is_community
-    rows = _export_rows(sessions, protection, query, reveal, today)
+    rows = _export_rows(sessions, protection, query, reveal, today=today, file_format=file_format)
     if file_format == "csv":
         pieces = csv_pieces(rows, masked=reveal is None, with_community=with_community)
     else:
@@ -142,16 +145,39 @@ def _export_rows(
     protection: Protection,
     query: Select[*tuple[Any, ...]],
     reveal: Reveal | None,
+    *,
     today: date,
+    file_format: ImportFormatName,
 ) -> Iterator[ExportRow]:
     with sessions() as session:
         batches = session.execute(query.execution_options(yield_per=BATCH_ROWS)).partitions()
-        for batch in batches:
+        for number, batch in enumerate(batches):
             if reveal is not None:
                 audited = [(found.tenant_id, found.id) for found in batch]
-                audit_reveals_now(sessions, reveal, audited)
+                announce = _export_entry(query, reveal, file_format) if number == 0 else None
+                audit_reveals_now(sessions, reveal, audited, announce=announce)
             for found in batch:
                 yield export_row_of(protection, found, reveal=reveal is not None, today=today)
+
+
+def _export_entry(
+    query: Select[*tuple[Any, ...]], reveal: Reveal, file_format: ImportFormatName
+) -> Callable[[Session], object]:
+    """The audit log's entry of an unmasked export: how many records, which format, why."""
+
+    def record_export(session: Session) -> object:
+        records = rows_of(session, query)
+        return audit.record(
+            session,
+            "pii.exported",
+            target_kind="residents",
+            summary=f"导出未脱敏的居民名单 {records} 人（{file_format}），理由：{reveal.reason}",
+            summary_en=f"exported {records} residents unmasked ({file_format}); "
+            f"reason: {reveal.reason}",
+            detail={"records": records, "format": file_format, "reason": reveal.reason},
+        )
+
+    return record_export
 
 
 def export_row_of(

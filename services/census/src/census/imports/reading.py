@@ -837,4 +837,6 @@ def _unreadable_xlsx() -> ImportFileError:
 def _file_error(
     code: str, message_zh: str, message_en: str, *violations: FieldViolation
 ) -> ImportFileError:
-    return ImportFileError(code, message_zh, message_en, ErrorKind.INVALID_INPUT, violations)
+    """A refused file; without columns at fault, the upload's ``file`` field is named."""
+    named = violations or (FieldViolation("file", message_en),)
+    return ImportFileError(code, message_zh, message_en, ErrorKind.INVALID_INPUT, named)

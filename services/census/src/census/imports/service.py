@@ -34,6 +34,7 @@ from census.places.service import event
 from census.statistics import refresh_buildings
 from census.vocabulary import Relation
 from shequ.census.v1 import events_pb2
+from shequ_kit import audit
 from shequ_kit.bulk import StagedRows, analyze, insert_staged, stage_rows
 from shequ_kit.outbox import publish, tenant_ref
 from shequ_kit.randomness import random_bytes
@@ -398,6 +399,23 @@ def import_residents(
             rejected=[asdict(p) for p in reported],
             imported_by=actor,
         )
+    )
+    rejected_rows = len({problem.row for problem in problems})
+    audit.record(
+        session,
+        "import.committed",
+        target_kind="import",
+        target_id=job_id,
+        summary=f"导入居民 {batch.imported} 人（共 {rows_total} 行，{rejected_rows} 行未导入）",
+        summary_en=f"imported {batch.imported} residents ({rows_total} rows, "
+        f"{rejected_rows} not imported)",
+        detail={
+            "rows_total": rows_total,
+            "rows_imported": batch.imported,
+            "rows_rejected": rejected_rows,
+            "format": file_format,
+            "strict": strict,
+        },
     )
     publish(
         session,

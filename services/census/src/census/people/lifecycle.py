@@ -13,7 +13,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from census.corrections import check_version
+from census.corrections import check_version, reason_within_limit
 from census.people.models import Household, Resident
 from census.people.service import (
     MIN_REASON_LENGTH,
@@ -321,7 +321,7 @@ def close_stay(
     check_version(resident, expected_version)
     source = _leave_household(session, resident)
     resident.moved_out_on = _moved_on(moved_on, resident, today)
-    resident.left_reason = reason.strip()[:500] or "迁出"
+    resident.left_reason = reason_within_limit(reason.strip(), "reason") or "迁出"
     resident.version += 1
     refresh_buildings(session, [resident.building_id], today)
     publish(

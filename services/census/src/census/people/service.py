@@ -4,10 +4,10 @@ removal of households (a resident's later life is in ``lifecycle``)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Select, func, select, text, tuple_
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,6 +45,8 @@ from census.vocabulary import (
     parse_word,
 )
 from shequ.census.v1 import events_pb2
+from shequ_kit import audit
+from shequ_kit.db import LIKE_ESCAPE, like_literal
 from shequ_kit.errors import FieldViolation, invalid_input, not_found
 from shequ_kit.outbox import publish, tenant_ref
 from shequ_kit.paging import Page, sort_key
@@ -383,10 +385,8 @@ def _filtered(
         )
     if criteria.name_contains:
         # LIKE metacharacters typed by a user are searched for literally.
-        escaped = (
-            criteria.name_contains.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
-        )
-        query = query.where(Resident.name.like(f"%{escaped}%", escape="\\"))
+        escaped = like_literal(criteria.name_contains)
+        query = query.where(Resident.name.like(f"%{escaped}%", escape=LIKE_ESCAPE))
     if criteria.id_number:
         query = query.where(
             Resident.id_number_hash == protection.hasher.hash_id_number(criteria.id_number)
@@ -413,16 +413,28 @@ def list_residents(
 def record_reveal(
     session: Session, principal: Principal, resident: Resident, reason: str, request_id: str | None
 ) -> None:
-    """Write the audit row of an unmasked read; refused without a real reason."""
+    """Write the trail row of an unmasked read and its entry in the audit log, in the caller's
+    transaction; refused without a real reason."""
+    cleaned = reveal_reason(reason, field="reason")
     session.add(
         PiiReveal(
             tenant_id=resident.tenant_id,
             resident_id=resident.id,
             actor_subject=principal.subject,
             actor_username=principal.username,
-            reason=reveal_reason(reason, field="reason"),
+            reason=cleaned,
             request_id=request_id,
         )
+    )
+    audit.record(
+        session,
+        "pii.revealed",
+        target_kind="resident",
+        target_id=resident.id,
+        summary=f"查看一位居民未脱敏的身份证号和手机号，理由：{cleaned}",
+        summary_en=f"revealed a resident's unmasked ID number and phone; reason: {cleaned}",
+        detail={"reason": cleaned},
+        tenant=TenantId(resident.tenant_id),
     )
 
 
@@ -436,7 +448,7 @@ def reveal_reason(reason: str, *, field: str) -> str:
             "a reason of at least 4 characters is required",
             FieldViolation(field, "at least 4 characters"),
         )
-    return cleaned[:500]
+    return corrections.reason_within_limit(cleaned, field)
 
 
 @dataclass(frozen=True)
@@ -450,16 +462,29 @@ class Reveal:
 
 
 def audit_reveals_now(
-    sessions: sessionmaker[Session], reveal: Reveal, residents: Sequence[tuple[str, uuid.UUID]]
+    sessions: sessionmaker[Session],
+    reveal: Reveal,
+    residents: Sequence[tuple[str, uuid.UUID]],
+    *,
+    announce: Callable[[Session], object] | None = None,
 ) -> None:
-    """The audit rows of one batch of a streamed reveal, committed before the batch is sent.
+    """The audit rows of one batch of a streamed reveal, committed before the batch is sent;
+    with the first batch, ``announce`` writes the stream's one entry in the audit log.
 
     Their own transaction: the audit must not wait for (or vanish with) the end of a stream
     that may take minutes or be broken off; a stream cut short may have audited a few records
     more than were sent, never fewer.
     """
     with sessions.begin() as session:
+        if announce is not None:
+            announce(session)
         record_reveals(session, reveal.principal, residents, reveal.reason, reveal.request_id)
+
+
+def rows_of(session: Session, query: Select[Any]) -> int:
+    """How many rows ``query`` selects (a streamed reveal's entry names its size)."""
+    counted = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return int(counted or 0)
 
 
 def record_reveals(

@@ -66,7 +66,7 @@ def create_complex(
 ) -> Complex:
     complex_ = Complex(
         name=required_text(name, "name", "小区名称", 100),
-        address=address.strip()[:200],
+        address=CHECKS.optional_text(address, "address", "地址", 200),
         delivered_year=delivered_year or None,
     )
     session.add(complex_)
