@@ -53,6 +53,7 @@ from census.synthetic import generate_community
 from census.tallies import COLUMNS, BuildingTally
 from shequ.census.v1 import census_pb2 as pb
 from shequ_infra import LocalInfrastructure
+from shequ_kit.audit import Actor, acting_as
 from shequ_kit.tenancy import TenantId, tenant_scope
 
 TODAY = date(2026, 11, 23)
@@ -376,7 +377,12 @@ def test_every_write_keeps_its_buildings_tallies_equal_to_a_recount(
             imported_row("东六", id_number("20200404", "161"), "3幢", "301", ""),
         ]
     )
-    with tenant_scope(DONG), core.sessions.begin() as session:  # 东苑1幢 and a new 东苑3幢
+    # The import is audited: without a gRPC caller in context, the test names its actor.
+    with (
+        tenant_scope(DONG),
+        acting_as(Actor(STAFF, STAFF)),
+        core.sessions.begin() as session,
+    ):  # 东苑1幢 and a new 东苑3幢
         outcome = import_residents(
             session,
             core.protection,
