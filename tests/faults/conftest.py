@@ -9,7 +9,8 @@ the thread that launched it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -34,3 +35,15 @@ def platform(infra: LocalInfrastructure) -> Iterator[RunningPlatform]:
     """Every service and the gateway, seeded as `make run` does, on this module's infrastructure."""
     with running_platform(infra, environment=WITHOUT_RATE_LIMITS) as running:
         yield running
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Prints a line also under output capture: what a fault test did and what it counted."""
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            print(f"[faults] {line}", flush=True)
+
+    return say

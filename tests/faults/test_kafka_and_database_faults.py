@@ -261,7 +261,11 @@ def events_on_topic(infra: LocalInfrastructure, topic: str, subjects: set[str]) 
 
 @pytest.mark.timeout(SCENARIO_TIMEOUT_S, func_only=True)
 def test_cases_reported_while_kafka_is_down_are_all_delivered_and_notified_once(
-    api: Api, infra: LocalInfrastructure, platform: RunningPlatform, reporter: SteadyReporter
+    api: Api,
+    infra: LocalInfrastructure,
+    platform: RunningPlatform,
+    reporter: SteadyReporter,
+    report: Callable[[str], None],
 ) -> None:
     eventually(lambda: reporter.written_since(0) >= LEAD_REPORTS, 30, "the first reports")
     pending_samples: list[int] = []
@@ -316,8 +320,8 @@ def test_cases_reported_while_kafka_is_down_are_all_delivered_and_notified_once(
     assert {(n["counts"]["recipients"], n["counts"]["delivered"]) for n in notices} == {(1, 1)}
     assert_every_process_runs(platform)  # relays and consumers rode the outage out
 
-    print(
-        f"\nKafka stopped in {stopped_s:.1f} s, down {restarting_at - down_at:.0f} s, back after "
+    report(
+        f"Kafka stopped in {stopped_s:.1f} s, down {restarting_at - down_at:.0f} s, back after "
         f"{up_at - restarting_at:.1f} s; {REPORTS_PER_S:g} reports/s throughout"
         f"\n  reports: sent {len(reports)}, written {len(cases)} ({written_while_down} while "
         f"Kafka was down), failed {len(failed)}"
@@ -402,7 +406,11 @@ def probes(building_id: str) -> list[Probe]:
 
 @pytest.mark.timeout(SCENARIO_TIMEOUT_S, func_only=True)
 def test_a_postgresql_restart_answers_503_then_the_same_processes_work_again(
-    api: Api, infra: LocalInfrastructure, platform: RunningPlatform, covered_building: str
+    api: Api,
+    infra: LocalInfrastructure,
+    platform: RunningPlatform,
+    covered_building: str,
+    report: Callable[[str], None],
 ) -> None:
     checks = probes(covered_building)
     pids = {p.name: p.popen.pid for p in platform.processes}
@@ -480,8 +488,8 @@ def test_a_postgresql_restart_answers_503_then_the_same_processes_work_again(
     assert grown["grid"] > 0
 
     by_status = Counter(r.status_code for _, r, _ in answers if r is not None)
-    print(
-        f"\nPostgreSQL stopped in {stopped_s:.1f} s, down {restarting_at - down_at:.0f} s, back "
+    report(
+        f"PostgreSQL stopped in {stopped_s:.1f} s, down {restarting_at - down_at:.0f} s, back "
         f"after {up_at - restarting_at:.1f} s"
         f"\n  during the outage: {len(answers)} requests (a read and a write of every service, "
         f"the gateway's registry) answered {dict(by_status)}, each with Retry-After; slowest "

@@ -73,18 +73,6 @@ def platform(infra: LocalInfrastructure) -> Iterator[RunningPlatform]:
         yield running
 
 
-@pytest.fixture
-def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
-    """Prints a line also under output capture: what a fault test did and what it counted."""
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-
-    def say(line: str) -> None:
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            print(f"[faults] {line}", flush=True)
-
-    return say
-
-
 def login(infra: LocalInfrastructure, username: str) -> str:
     token: str = infra.keycloak.password_grant(username, PASSWORD)["access_token"]
     return token

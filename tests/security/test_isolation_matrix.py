@@ -885,7 +885,7 @@ def matrix_run(
 
 
 def test_every_operation_refuses_every_caller_outside_its_declared_roles(
-    matrix_run: MatrixRun, tokens: DemoTokens
+    matrix_run: MatrixRun, tokens: DemoTokens, capsys: pytest.CaptureFixture[str]
 ) -> None:
     operations = operations_of(matrix_run.document)
     assert {o.operation_id for o in operations} >= PUBLIC_OPERATIONS.keys()
@@ -893,7 +893,8 @@ def test_every_operation_refuses_every_caller_outside_its_declared_roles(
         if operation.operation_id not in PUBLIC_OPERATIONS:
             matrix_run.run(operation)
     matrix = matrix_run.matrix
-    print(f"\n{matrix.report()}")
+    with capsys.disabled():  # the figures show in every run, not only a failing one
+        print(f"\n{matrix.report()}", flush=True)
     assert matrix.operations >= 100, f"only {matrix.operations} operations in the document"
     assert not matrix.violations, "\n".join(
         [f"{len(matrix.violations)} violations:", *matrix.violations[:80]]
